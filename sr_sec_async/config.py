@@ -1,0 +1,190 @@
+"""Settings, resolved once at init: init arguments > environment > defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .environment import environment_fields, normalize_env_type
+
+__all__ = [
+    "DEFAULT_DEV_TOPIC_ARN",
+    "DEFAULT_PROD_FAILOVER_TOPIC_ARN",
+    "DEFAULT_PROD_TOPIC_ARN",
+    "AwsCredentials",
+    "RegionTarget",
+    "Settings",
+    "resolve_settings",
+]
+
+DEFAULT_PROD_TOPIC_ARN = "arn:aws:sns:us-west-2:000576341507:sr-sec-logging-log-topic-prod"
+DEFAULT_PROD_FAILOVER_TOPIC_ARN = (
+    "arn:aws:sns:us-east-2:000576341507:sr-sec-logging-log-topic-failover-prod"
+)
+DEFAULT_DEV_TOPIC_ARN = "arn:aws:sns:us-west-2:687126124183:sr-sec-logging-log-topic-dev"
+DEFAULT_REGION = "us-west-2"
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class AwsCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"AwsCredentials(access_key_id={self.access_key_id[:4]}…)"
+
+
+@dataclass(frozen=True, slots=True)
+class RegionTarget:
+    """One region's topic and how to reach it."""
+
+    name: str  # "primary" or "failover"
+    topic_arn: str
+    region: str
+    endpoint_url: str | None = None
+
+    @property
+    def fifo(self) -> bool:
+        return self.topic_arn.endswith(".fifo")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    test_mode: bool
+    primary: RegionTarget | None
+    failover: RegionTarget | None
+    credentials: AwsCredentials | None
+    environment: Mapping[str, str]
+    max_queue_size: int = 10_000
+    primary_timeout: float = 2.0
+    max_in_flight: int = 2
+    max_attempts: int = 4
+    problems: tuple[str, ...] = field(default=())
+
+
+def region_of(arn: str) -> str | None:
+    parts = arn.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and parts[2] == "sns" and parts[3]:
+        return parts[3]
+    return None
+
+
+def _credentials(value: Any) -> AwsCredentials | None:
+    if value is None or isinstance(value, AwsCredentials):
+        return value
+    if isinstance(value, Mapping):
+        get = value.get
+    else:
+
+        def get(key: str, default: Any = None) -> Any:
+            return getattr(value, key, default)
+
+    key = get("access_key_id") or get("accessKeyId")
+    secret = get("secret_access_key") or get("secretAccessKey")
+    token = get("session_token") or get("sessionToken")
+    if not key or not secret:
+        raise ValueError("credentials need access_key_id and secret_access_key")
+    return AwsCredentials(str(key), str(secret), str(token) if token else None)
+
+
+def resolve_settings(
+    *,
+    test_mode: bool | None = None,
+    topic_arn: str | None = None,
+    failover_topic_arn: str | None = None,
+    enable_failover: bool = True,
+    region_name: str | None = None,
+    failover_region: str | None = None,
+    credentials: Any = None,
+    endpoint_url: str | None = None,
+    failover_endpoint_url: str | None = None,
+    cloud_env_type: str | None = None,
+    cloud_env_unique_id: str | None = None,
+    cloud_env_name: str | None = None,
+    service_account_id: str | None = None,
+    service_name: str | None = None,
+    max_queue_size: int = 10_000,
+    primary_timeout: float = 2.0,
+    max_in_flight: int = 2,
+    max_attempts: int = 4,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+
+    if test_mode is None:
+        test_mode = env.get("SECURITY_LOGS_TEST_MODE", "").strip().lower() in _TRUE
+
+    fields = environment_fields(env)
+    given = {
+        "cloud_env_type": cloud_env_type,
+        "cloud_env_unique_id": cloud_env_unique_id,
+        "cloud_env_name": cloud_env_name,
+        "service_account_id": service_account_id,
+        "service_name": service_name,
+    }
+    fields.update({k: v for k, v in given.items() if v is not None})
+    if isinstance(fields.get("cloud_env_type"), str):
+        fields["cloud_env_type"] = normalize_env_type(fields["cloud_env_type"])
+
+    try:
+        creds = _credentials(credentials)
+    except ValueError as exc:
+        problems.append(str(exc))
+        creds = None
+
+    primary_arn = topic_arn or env.get("SECURITY_LOGS_TOPIC_ARN") or None
+    custom = primary_arn is not None
+    if primary_arn is None:
+        is_prod = fields.get("cloud_env_type") == "prod"
+        primary_arn = DEFAULT_PROD_TOPIC_ARN if is_prod else DEFAULT_DEV_TOPIC_ARN
+
+    arn_region = region_of(primary_arn)
+    if arn_region is None:
+        problems.append(f"topic_arn is not an SNS topic ARN: {primary_arn!r}")
+    if region_name and arn_region and region_name != arn_region:
+        problems.append(
+            f"region_name {region_name!r} does not match the topic ARN's region {arn_region!r}"
+        )
+    region = arn_region or region_name or env.get("AWS_REGION") or DEFAULT_REGION
+    primary = RegionTarget("primary", primary_arn, region, endpoint_url)
+
+    failover = None
+    if enable_failover:
+        fo_arn = failover_topic_arn or env.get("SECURITY_LOGS_FAILOVER_TOPIC_ARN") or None
+        if fo_arn is None and not custom and primary_arn == DEFAULT_PROD_TOPIC_ARN:
+            fo_arn = DEFAULT_PROD_FAILOVER_TOPIC_ARN  # never for a custom primary topic
+        if fo_arn is not None:
+            fo_arn_region = region_of(fo_arn)
+            if fo_arn_region is None:
+                problems.append(f"failover_topic_arn is not an SNS topic ARN: {fo_arn!r}")
+            fo_region = (
+                fo_arn_region
+                or failover_region
+                or env.get("SECURITY_LOGS_FAILOVER_REGION")
+                or "us-east-2"
+            )
+            if failover_region and fo_arn_region and failover_region != fo_arn_region:
+                problems.append(
+                    f"failover_region {failover_region!r} does not match the failover "
+                    f"topic ARN's region {fo_arn_region!r}"
+                )
+            failover = RegionTarget("failover", fo_arn, fo_region, failover_endpoint_url)
+
+    return Settings(
+        test_mode=bool(test_mode),
+        primary=primary,
+        failover=failover,
+        credentials=creds,
+        environment=fields,
+        max_queue_size=max(1, int(max_queue_size)),
+        primary_timeout=float(primary_timeout),
+        max_in_flight=max(1, int(max_in_flight)),
+        max_attempts=max(1, int(max_attempts)),
+        problems=tuple(problems),
+    )

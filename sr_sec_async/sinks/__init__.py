@@ -1,0 +1,1 @@
+"""Where messages go: SNS (production) or the current ``sys.stdout`` (test mode)."""

@@ -30,6 +30,8 @@ def _dir_of(module: object) -> str:
 
 
 _LIBRARY_DIR = _dir_of(sys.modules[__name__.rpartition(".")[0]])
+#: Modules shipped in the package that play the application's part.
+_APPLICATION_FILES = {os.path.join(_LIBRARY_DIR, "demo.py")}
 #: Frames of the event loop or a thread pool: the application chain ends there.
 _BOUNDARY_DIRS = (_dir_of(asyncio), _dir_of(concurrent.futures))
 _BOUNDARY_FILES = {os.path.abspath(m.__file__ or "") for m in (threading,)}
@@ -47,7 +49,9 @@ def _classify(filename: str) -> str:
     except KeyError:
         pass
     path = os.path.abspath(filename)
-    if path.startswith(_LIBRARY_DIR) or path in _SKIPPED_FILES:
+    if path in _APPLICATION_FILES:
+        name = os.path.basename(filename)
+    elif path.startswith(_LIBRARY_DIR) or path in _SKIPPED_FILES:
         name = _SKIP
     elif path.startswith(_BOUNDARY_DIRS) or path in _BOUNDARY_FILES:
         name = _BOUNDARY

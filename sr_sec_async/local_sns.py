@@ -54,6 +54,7 @@ class TopicWithQueue:
     received: list[dict[str, Any]] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)
     attributes: list[dict[str, str]] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)  # SQS message ids read so far
 
 
 class LocalAws:
@@ -97,7 +98,7 @@ class LocalAws:
         so each SQS body is exactly the published message."""
         suffix = ".fifo" if fifo else ""
         topic_attrs = {"FifoTopic": "true", "ContentBasedDeduplication": "false"} if fifo else {}
-        queue_attrs = {"FifoQueue": "true"} if fifo else {}
+        queue_attrs = {"VisibilityTimeout": "5", **({"FifoQueue": "true"} if fifo else {})}
         async with self.client("sns", region) as sns, self.client("sqs", region) as sqs:
             topic = await sns.create_topic(Name=name + suffix, Attributes=topic_attrs)
             queue = await sqs.create_queue(QueueName=name + "-q" + suffix, Attributes=queue_attrs)
@@ -115,40 +116,60 @@ class LocalAws:
         return TopicWithQueue(region, topic["TopicArn"], queue["QueueUrl"])
 
     async def drain(
-        self, target: TopicWithQueue, expected: int, timeout: float = 30.0
+        self,
+        target: TopicWithQueue,
+        expected: int,
+        timeout: float = 30.0,
+        *,
+        readers: int = 1,
+        stop: asyncio.Event | None = None,
     ) -> list[dict[str, Any]]:
         """Receive (and delete) until ``expected`` messages in all were read
-        from ``target`` or ``timeout`` passes; returns everything read so far."""
+        from ``target``, ``timeout`` passes or ``stop`` is set; returns
+        everything read so far.
+
+        Several ``readers`` keep a busy queue short, which keeps moto fast.
+        Stop a background drain with ``stop``, not by cancelling it: a
+        cancelled receive hides its messages for the visibility timeout."""
         deadline = time.monotonic() + timeout
+        stop = stop or asyncio.Event()
         async with self.client("sqs", target.region) as sqs:
-            while len(target.received) < expected and time.monotonic() < deadline:
-                resp = await sqs.receive_message(
-                    QueueUrl=target.queue_url,
-                    MaxNumberOfMessages=10,
-                    MessageAttributeNames=["All"],
-                    WaitTimeSeconds=0,
-                )
-                messages = resp.get("Messages", [])
-                if not messages:
-                    await asyncio.sleep(0.05)
-                    continue
-                for m in messages:
-                    target.raw.append(m["Body"])
-                    target.received.append(json.loads(m["Body"]))
-                    target.attributes.append(
-                        {
-                            k: v.get("StringValue", "")
-                            for k, v in m.get("MessageAttributes", {}).items()
-                        }
-                    )
-                await sqs.delete_message_batch(
-                    QueueUrl=target.queue_url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                        for i, m in enumerate(messages)
-                    ],
-                )
+            await asyncio.gather(
+                *(self._receive_loop(sqs, target, expected, deadline, stop) for _ in range(readers))
+            )
         return target.received
+
+    @staticmethod
+    async def _receive_loop(
+        sqs: Any, target: TopicWithQueue, expected: int, deadline: float, stop: asyncio.Event
+    ) -> None:
+        while len(target.received) < expected and time.monotonic() < deadline and not stop.is_set():
+            resp = await sqs.receive_message(
+                QueueUrl=target.queue_url,
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
+            messages = resp.get("Messages", [])
+            if not messages:
+                await asyncio.sleep(0.05)
+                continue
+            for m in messages:
+                if m["MessageId"] in target.seen:
+                    continue  # SQS is at-least-once: a second receive of one message
+                target.seen.add(m["MessageId"])
+                target.raw.append(m["Body"])
+                target.received.append(json.loads(m["Body"]))
+                target.attributes.append(
+                    {k: v.get("StringValue", "") for k, v in m.get("MessageAttributes", {}).items()}
+                )
+            await sqs.delete_message_batch(
+                QueueUrl=target.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages)
+                ],
+            )
 
 
 @contextmanager

@@ -142,6 +142,8 @@ class Publisher:
     async def close(self) -> None:
         """Drain what is queued, then stop the task and close the clients."""
         self._closing = True
+        if self._queue:
+            self._ensure_running()  # e.g. left over from a loop that has ended
         if self._task is not None and not self._task.done():
             assert self._wake is not None
             self._wake.set()
@@ -169,7 +171,10 @@ class Publisher:
 
     async def _run(self) -> None:
         sink = self._sink_factory(self._settings)
-        sending: set[asyncio.Task[None]] = set()
+        # Batches handed to a sending task, until that task has recorded their
+        # outcomes. Whatever is still here when the task is cancelled (even
+        # before it started) goes back to the front of the queue.
+        sending: dict[asyncio.Task[None], list[Message]] = {}
         slots = asyncio.Semaphore(self._settings.max_in_flight)
         assert self._wake is not None
         wake = self._wake
@@ -195,31 +200,39 @@ class Publisher:
                 if self._space is not None:
                     self._space.set()
                 self._in_flight += len(batch)
-                task = asyncio.create_task(self._send(sink, batch, slots))
-                sending.add(task)
-                task.add_done_callback(sending.discard)
+                task = asyncio.create_task(self._send(sink, batch, slots, sending))
+                sending[task] = batch
                 await asyncio.sleep(0)  # let the application run between batches
             if sending:
                 await asyncio.gather(*sending)
         finally:
-            for task in list(sending):
+            for task in sending:
                 task.cancel()
             if sending:
                 await asyncio.gather(*sending, return_exceptions=True)
+            for batch in reversed(list(sending.values())):
+                self._in_flight -= len(batch)
+                self._queue.extendleft(reversed(batch))  # the next loop sends them
+            sending.clear()
             await sink.aclose()
 
-    async def _send(self, sink: SnsSink, batch: list[Message], slots: asyncio.Semaphore) -> None:
+    async def _send(
+        self,
+        sink: SnsSink,
+        batch: list[Message],
+        slots: asyncio.Semaphore,
+        sending: dict[asyncio.Task[None], list[Message]],
+    ) -> None:
         try:
             outcomes = await self._supervisor.deliver(sink, batch)
-        except asyncio.CancelledError:
-            self._in_flight -= len(batch)
-            self._queue.extendleft(reversed(batch))  # not lost: the next loop sends them
-            raise
         except Exception as exc:  # a bug must not lose events silently
             log.exception("publisher failed on a batch")
             outcomes = [(m, None, f"internal error: {exc!r}") for m in batch]
         finally:
             slots.release()
+        current = asyncio.current_task()
+        if current is not None:
+            sending.pop(current, None)
         self._in_flight -= len(batch)
         for message, receipt, error in outcomes:
             self._finish(message, receipt, error)

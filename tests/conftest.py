@@ -8,8 +8,6 @@ loop logs rather than raises: they are caught here from the asyncio logger.
 
 from __future__ import annotations
 
-import gc
-import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -21,35 +19,13 @@ import sr_sec_async as s
 from sr_sec_async import api
 from sr_sec_async.local_sns import LocalAws, TopicWithQueue, test_credentials
 
+from .hygiene import asyncio_hygiene  # noqa: F401  (autouse fixture)
 from .samples import ENV
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class _AsyncioErrors(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture(autouse=True)
-def asyncio_hygiene() -> Iterator[None]:
-    handler = _AsyncioErrors()
-    logger = logging.getLogger("asyncio")
-    logger.addHandler(handler)
-    try:
-        yield
-        gc.collect()
-    finally:
-        logger.removeHandler(handler)
-    problems = [r.getMessage() for r in handler.records]
-    assert not problems, f"asyncio reported: {problems}"
 
 
 _AWS_VARS = (

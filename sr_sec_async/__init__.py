@@ -54,6 +54,7 @@ from .fields import (
 )
 from .logger import SecurityLogger
 from .results import Delivery, DeliverySummary, LogResult, Receipt
+from .supervisor import FailoverMetrics
 
 __version__ = "0.1.0"
 
@@ -70,6 +71,7 @@ __all__ = [
     "Detail",
     "EndpointSensitivity",
     "EventType",
+    "FailoverMetrics",
     "HttpMethod",
     "InviteStatus",
     "LogCategory",

@@ -13,6 +13,7 @@ from .caller import SPAWNER, find_caller
 from .errors import ValidationError, report_error
 from .logger import SecurityLogger
 from .results import DeliverySummary, LogResult
+from .supervisor import FailoverMetrics
 
 __all__ = [
     "fire_and_forget",
@@ -136,10 +137,11 @@ async def shutdown_security_logging(timeout: float | None = None) -> DeliverySum
     return summary
 
 
-def get_failover_metrics() -> dict[str, int]:
+def get_failover_metrics() -> FailoverMetrics:
     """Per-SNS-message counts: ``primary_success``, ``primary_failure``,
     ``failover_attempts``, ``failover_success``, ``failover_failure``,
-    ``total_failures``."""
+    ``total_failures``, and each region's breaker state (``primary_breaker``,
+    ``failover_breaker``); see ``FailoverMetrics``."""
     return get_security_logger().metrics()
 
 

@@ -64,6 +64,15 @@ class Settings:
     primary_timeout: float = 2.0
     max_in_flight: int = 2
     max_attempts: int = 4
+    #: Consecutive transient failures that open a region's circuit breaker.
+    breaker_threshold: int = 5
+    #: Seconds an open breaker waits before admitting its one probe.
+    breaker_cooldown: float = 60.0
+    #: Seconds a batch keeps being retried while no region takes it; then its
+    #: events fail with "retry budget exhausted".
+    retry_budget: float = 600.0
+    #: Seconds the failover region gets per batch (the primary gets ``primary_timeout``).
+    failover_timeout: float = 5.0
     problems: tuple[str, ...] = field(default=())
 
 
@@ -112,6 +121,10 @@ def resolve_settings(
     primary_timeout: float = 2.0,
     max_in_flight: int = 2,
     max_attempts: int = 4,
+    breaker_threshold: int = 5,
+    breaker_cooldown: float = 60.0,
+    retry_budget: float = 600.0,
+    failover_timeout: float = 5.0,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     env = os.environ if environ is None else environ
@@ -186,5 +199,9 @@ def resolve_settings(
         primary_timeout=float(primary_timeout),
         max_in_flight=max(1, int(max_in_flight)),
         max_attempts=max(1, int(max_attempts)),
+        breaker_threshold=max(1, int(breaker_threshold)),
+        breaker_cooldown=max(0.0, float(breaker_cooldown)),
+        retry_budget=max(0.0, float(retry_budget)),
+        failover_timeout=float(failover_timeout),
         problems=tuple(problems),
     )

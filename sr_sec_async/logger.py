@@ -21,7 +21,7 @@ from .errors import ConfigurationError, DeliveryError, LoggerClosedError, report
 from .events import CATEGORY_OF, SPECS
 from .publisher import Publisher
 from .results import DeliverySummary, Envelope, LogResult, Receipt
-from .supervisor import Supervisor
+from .supervisor import FailoverMetrics, Supervisor
 from .validation import CompiledSpec, compile_spec, validate
 from .wire import EncodeError, encode_event, new_event_uuid, utc_timestamp
 
@@ -146,8 +146,8 @@ class SecurityLogger:
         pending = self._accepted - self._delivered - self._failed
         return DeliverySummary(self._delivered, self._failed, pending)
 
-    def metrics(self) -> dict[str, int]:
-        return dict(self._supervisor.metrics)
+    def metrics(self) -> FailoverMetrics:
+        return self._supervisor.snapshot()
 
     def reset_metrics(self) -> None:
         self._supervisor.reset_metrics()

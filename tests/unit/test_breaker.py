@@ -124,12 +124,16 @@ def test_failed_probe_reopens_with_a_fresh_cooldown() -> None:
 def test_successful_probe_closes_and_resets_counts() -> None:
     clock = FakeClock()
     b = breaker(clock)
+    straggler = b.admit()  # started before the outage, ends after the recovery
     trip(b)
     clock.advance(60)
     probe = b.admit()
     assert probe is not None
     probe.success()
     assert b.state is BreakerState.CLOSED and b.consecutive_failures == 0
+    assert straggler is not None
+    straggler.failure("timeout")
+    assert b.consecutive_failures == 0  # an outcome from before the outage
     for _ in range(4):  # a full new streak is needed to open again
         ticket = b.admit()
         assert ticket is not None
@@ -140,7 +144,7 @@ def test_successful_probe_closes_and_resets_counts() -> None:
 def test_failures_recorded_while_open_do_not_extend_the_cooldown() -> None:
     clock = FakeClock()
     b = breaker(clock)
-    stragglers = [b.admit() for _ in range(3)]  # in flight when the breaker opens
+    stragglers = [b.admit() for _ in range(12)]  # in flight when the breaker opens
     trip(b)
     clock.advance(30)
     for ticket in stragglers:

@@ -15,6 +15,7 @@ from typing import Any
 
 import sr_sec_async as s
 
+from .local_faults import FaultProxy, Mode
 from .local_sns import LocalAws, TopicWithQueue, local_aws
 
 __all__ = ["DemoReport", "run_demo"]
@@ -42,6 +43,7 @@ class DemoReport:
     delivered: int = 0
     failed: int = 0
     pending: int = 0
+    failover: FailoverReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -50,6 +52,7 @@ class DemoReport:
             and self.read_back == self.parts
             and self.failed == 0
             and self.pending == 0
+            and (self.failover is None or self.failover.ok)
         )
 
     def table(self) -> str:
@@ -65,6 +68,102 @@ class DemoReport:
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"  {k:<{width}}  {v:>12}" for k, v in rows)
+
+
+@dataclass
+class FailoverReport:
+    """The failover phase: events logged while the primary region was up,
+    down (its endpoint refusing connections) and back, and the region each
+    was delivered to, checked against what each region's queue received."""
+
+    # stage -> region -> events delivered there
+    by_stage: dict[str, dict[str, int]] = field(default_factory=dict)
+    failed: int = 0
+    unaccounted: list[str] = field(default_factory=list)
+    metrics: dict[str, object] = field(default_factory=dict)
+    probes: int = 0
+
+    @property
+    def ok(self) -> bool:
+        down = self.by_stage.get("primary down", {})
+        back = self.by_stage.get("primary back", {})
+        return (
+            not self.unaccounted
+            and self.failed == 0
+            and down.get(FAILOVER_REGION, 0) > 0
+            and back.get(PRIMARY_REGION, 0) > 0
+        )
+
+    def table(self) -> str:
+        lines = ["  failover phase (events per region):"]
+        for stage, counts in self.by_stage.items():
+            cells = ", ".join(f"{region} {n}" for region, n in sorted(counts.items()))
+            lines.append(f"    {stage:<14} {cells}")
+        lines.append(f"    primary breaker probes: {self.probes}; failed: {self.failed}")
+        lines.append("    metrics: " + ", ".join(f"{k}={v}" for k, v in self.metrics.items()))
+        lines.extend(f"    UNACCOUNTED {u}" for u in self.unaccounted[:20])
+        return "\n".join(lines)
+
+
+PRIMARY_REGION, FAILOVER_REGION = "us-west-2", "us-east-2"
+
+
+async def _failover_phase(
+    aws: LocalAws, rounds: int, out: Callable[[str], object]
+) -> FailoverReport:
+    """Log a steady trickle while the primary goes down mid-run and comes back."""
+    primary = await aws.topic_with_queue("sr-sec-logging-demo-primary", PRIMARY_REGION)
+    failover = await aws.topic_with_queue("sr-sec-logging-demo-failover", FAILOVER_REGION)
+    host, port = aws.endpoint_url.removeprefix("http://").rsplit(":", 1)
+    proxy = FaultProxy(host, int(port))  # the primary's network path
+    report = FailoverReport()
+    sent: list[tuple[str, s.LogResult]] = []
+    try:
+        await proxy.start()
+        logger = s.init_security_logging(
+            topic_arn=primary.topic_arn,
+            failover_topic_arn=failover.topic_arn,
+            endpoint_url=proxy.url,
+            failover_endpoint_url=aws.endpoint_url,
+            primary_timeout=0.5,
+            breaker_cooldown=1.0,
+            **ENVIRONMENT,
+        )
+        rng = random.Random(11)
+        stages = [("primary up", Mode.PASS), ("primary down", Mode.REFUSE)]
+        stages.append(("primary back", Mode.PASS))
+        for stage, mode in stages:
+            await proxy.set_mode(mode)
+            out(f"  failover phase: {stage}")
+            for _ in range(rounds):
+                for function, kwargs in _workload(rng)[:3]:
+                    result = await getattr(s, function)(**kwargs)
+                    if result.ok:
+                        sent.append((stage, result))
+                await asyncio.sleep(0.05)
+        await s.flush_security_logging(timeout=60)
+        report.probes = logger._supervisor.breakers["primary"].probes
+        report.metrics = dict(s.get_failover_metrics())
+        await s.shutdown_security_logging(timeout=60)
+    finally:
+        await proxy.aclose()
+    delivered: dict[str, set[str]] = {PRIMARY_REGION: set(), FAILOVER_REGION: set()}
+    for stage, result in sent:
+        delivery = await result.delivery()
+        counts = report.by_stage.setdefault(stage, {})
+        if not delivery.delivered:
+            report.failed += 1
+            counts["failed"] = counts.get("failed", 0) + 1
+            continue
+        region = delivery.receipts[0].region
+        counts[region] = counts.get(region, 0) + 1
+        delivered[region].update(f"{delivery.event_uuid}/{r.part}" for r in delivery.receipts)
+    for region, topic in ((PRIMARY_REGION, primary), (FAILOVER_REGION, failover)):
+        got = await aws.drain(topic, len(delivered[region]), timeout=60, readers=2)
+        read = {f"{m['event_uuid']}/{m.get('part', 1)}" for m in got}
+        report.unaccounted.extend(f"{region}: not read back {k}" for k in delivered[region] - read)
+        report.unaccounted.extend(f"{region}: unexpected {k}" for k in read - delivered[region])
+    return report
 
 
 def _users(rng: random.Random) -> tuple[str, s.ActorType]:
@@ -337,13 +436,23 @@ async def _run(aws: LocalAws, events: int, seed: int, out: Callable[[str], objec
     return report
 
 
-def run_demo(events: int = 1000, seed: int = 7, out: Callable[[str], object] = print) -> DemoReport:
-    """Run the demo end to end; returns the report (``report.ok`` says it passed)."""
+def run_demo(
+    events: int = 1000,
+    seed: int = 7,
+    out: Callable[[str], object] = print,
+    failover_rounds: int = 30,
+) -> DemoReport:
+    """Run the demo end to end; returns the report (``report.ok`` says it passed).
+    ``failover_rounds`` rounds per stage of the failover phase (0 skips it)."""
     out("sr_sec_async demo: embedded local SNS + SQS (moto server on 127.0.0.1)")
     with local_aws() as aws:
         out(f"  endpoint {aws.endpoint_url}")
         report = asyncio.run(_run(aws, events, seed, out))
+        if failover_rounds:
+            report.failover = asyncio.run(_failover_phase(aws, failover_rounds, out))
     out(report.table())
+    if report.failover is not None:
+        out(report.failover.table())
     for line in report.mismatches[:20]:
         out(f"  MISMATCH {line}")
     out("OK: every accepted event was read back intact" if report.ok else "FAILED")

@@ -91,9 +91,10 @@ async def log_events(
     return results
 
 
-async def account(regions: TwoRegions, sent: list[s.LogResult]) -> Ledger:
+async def account(regions: TwoRegions, sent: list[s.LogResult], logger: s.SecurityLogger) -> Ledger:
     """Every accepted event is delivered (to the region its receipt names, and
-    read back from that region's queue exactly there) or failed with a reason."""
+    read back from that region's queue exactly there) or failed with a reason,
+    and the metrics say the same."""
     ledger = Ledger()
     for result in sent:
         delivery = await result.delivery(timeout=30)
@@ -110,6 +111,10 @@ async def account(regions: TwoRegions, sent: list[s.LogResult]) -> Ledger:
     accounted = set(ledger.failed).union(*ledger.by_region.values())
     assert accounted == {r.event_uuid for r in sent}
     assert sum(map(len, ledger.by_region.values())) + len(ledger.failed) == len(sent)
+    m = logger.metrics()
+    assert m["primary_success"] == len(ledger.by_region[PRIMARY])
+    assert m["failover_success"] == len(ledger.by_region[FAILOVER])
+    assert m["total_failures"] == len(ledger.failed)
     return ledger
 
 
@@ -130,7 +135,7 @@ async def test_primary_down_every_event_arrives_at_the_failover_queue(
     sent: list[s.LogResult] = []
     await log_events(logger, 30, "down", sent)
     assert await logger.flush(timeout=30) == s.DeliverySummary(30, 0, 0)
-    ledger = await account(regions, sent)
+    ledger = await account(regions, sent, logger)
     assert len(ledger.by_region[FAILOVER]) == 30 and not ledger.failed
     await assert_queue_empty(regions, PRIMARY)
     metrics = logger.metrics()
@@ -152,7 +157,7 @@ async def test_primary_black_hole_fails_over_after_the_primary_timeout(
     sent: list[s.LogResult] = []
     await log_events(logger, 10, "hole", sent)  # one batch
     assert await logger.flush(timeout=30) == s.DeliverySummary(10, 0, 0)
-    ledger = await account(regions, sent)
+    ledger = await account(regions, sent, logger)
     assert len(ledger.by_region[FAILOVER]) == 10
     # One request swallowed by the primary used up its whole window: no
     # second primary request for this batch, straight to failover.
@@ -171,7 +176,7 @@ async def test_primary_5xx_or_throttling_is_retried_then_fails_over(
     sent: list[s.LogResult] = []
     await log_events(logger, 5, "busy", sent)  # one batch
     assert await logger.flush(timeout=30) == s.DeliverySummary(5, 0, 0)
-    ledger = await account(regions, sent)
+    ledger = await account(regions, sent, logger)
     assert len(ledger.by_region[FAILOVER]) == 5
     assert regions.primary.front.errors_sent == 3  # tried, retried twice, then failover
     metrics = logger.metrics()
@@ -202,7 +207,7 @@ async def test_primary_recovers_one_probe_then_traffic_returns_to_it(
     await logger.flush(timeout=30)
     for result in after:
         assert (await result.delivery()).receipts[0].region == PRIMARY
-    ledger = await account(regions, sent)
+    ledger = await account(regions, sent, logger)
     assert not ledger.failed and len(ledger.by_region[PRIMARY]) == 21
     assert breaker.probes == 1 and logger.metrics()["primary_breaker"] == "closed"
     await logger.shutdown()
@@ -227,7 +232,7 @@ async def test_both_regions_down_for_a_while_then_up_delivers_everything(
     await regions.primary.heal()
     await regions.failover.heal()
     assert await logger.flush(timeout=30) == s.DeliverySummary(25, 0, 0)
-    ledger = await account(regions, sent)
+    ledger = await account(regions, sent, logger)
     assert not ledger.failed and not errors
     assert logger.metrics()["total_failures"] == 0
     await logger.shutdown()
@@ -242,7 +247,7 @@ async def test_both_regions_down_past_the_retry_budget_fails_and_reports_every_e
     sent: list[s.LogResult] = []
     await log_events(logger, 12, "lost", sent)
     assert await logger.flush(timeout=30) == s.DeliverySummary(0, 12, 0)
-    ledger = await account(regions, sent)
+    ledger = await account(regions, sent, logger)
     assert len(ledger.failed) == 12
     assert all(e.startswith("retry budget exhausted: ") for e in ledger.failed.values())
     assert sorted(getattr(e, "event_uuid", "") for e, _ in errors) == sorted(ledger.failed)
@@ -258,7 +263,7 @@ async def test_permanent_error_no_failover_reported_once_with_its_reason(
     sent: list[s.LogResult] = []
     await log_events(logger, 3, "perm", sent)
     assert await logger.flush(timeout=30) == s.DeliverySummary(0, 3, 0)
-    ledger = await account(regions, sent)
+    ledger = await account(regions, sent, logger)
     assert len(ledger.failed) == 3
     assert all(
         e.startswith("permanent: primary (us-west-2): NotFound") for e in ledger.failed.values()
@@ -278,7 +283,7 @@ async def test_slow_primary_within_its_timeout_keeps_the_traffic(regions: TwoReg
     sent: list[s.LogResult] = []
     await log_events(logger, 10, "slow", sent)
     assert await logger.flush(timeout=30) == s.DeliverySummary(10, 0, 0)
-    ledger = await account(regions, sent)
+    ledger = await account(regions, sent, logger)
     assert len(ledger.by_region[PRIMARY]) == 10
     assert logger.metrics()["failover_attempts"] == 0
     await logger.shutdown()
@@ -293,6 +298,6 @@ async def test_region_mismatch_is_a_configuration_error_at_start_not_an_outage(
     sent: list[s.LogResult] = []
     await log_events(logger, 3, "cfg", sent)
     assert await logger.flush(timeout=30) == s.DeliverySummary(3, 0, 0)
-    ledger = await account(regions, sent)
+    ledger = await account(regions, sent, logger)
     assert len(ledger.by_region[PRIMARY]) == 3 and len(errors) == 1
     await logger.shutdown()

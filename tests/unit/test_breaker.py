@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from sr_sec_async.breaker import BreakerState, CircuitBreaker
+from sr_sec_async.breaker import BreakerState, CircuitBreaker, Ticket
 from sr_sec_async.config import RegionTarget, Settings, resolve_settings
 from sr_sec_async.supervisor import EXHAUSTED, Supervisor, classify_error
 
@@ -58,12 +58,27 @@ def breaker(clock: FakeClock, threshold: int = 5, cooldown: float = 60.0) -> Cir
     return CircuitBreaker("primary", threshold=threshold, cooldown=cooldown, clock=clock)
 
 
-def trip(b: CircuitBreaker) -> None:
-    for _ in range(b.threshold):
+def fail(b: CircuitBreaker, times: int) -> None:
+    """``times`` requests admitted and failed one after the other."""
+    for _ in range(times):
         ticket = b.admit()
         assert ticket is not None
         ticket.failure("refused")
+
+
+def trip(b: CircuitBreaker) -> None:
+    fail(b, b.threshold)
     assert b.state is BreakerState.OPEN
+
+
+def probing(clock: FakeClock) -> tuple[CircuitBreaker, Ticket]:
+    """A breaker that opened and has just admitted its probe."""
+    b = breaker(clock)
+    trip(b)
+    clock.advance(60)
+    probe = b.admit()
+    assert probe is not None and probe.probe
+    return b, probe
 
 
 # -- the breaker alone ------------------------------------------------------------
@@ -72,22 +87,14 @@ def trip(b: CircuitBreaker) -> None:
 def test_opens_after_threshold_consecutive_failures_not_before() -> None:
     clock = FakeClock()
     b = breaker(clock)
-    for _ in range(4):
-        ticket = b.admit()
-        assert ticket is not None
-        ticket.failure("refused")
+    fail(b, 4)
     assert b.state is BreakerState.CLOSED and b.consecutive_failures == 4
     ticket = b.admit()
     assert ticket is not None
     ticket.success()  # breaks the streak
-    for _ in range(4):
-        ticket = b.admit()
-        assert ticket is not None
-        ticket.failure("refused")
+    fail(b, 4)
     assert b.state is BreakerState.CLOSED
-    ticket = b.admit()
-    assert ticket is not None
-    ticket.failure("refused")
+    fail(b, 1)
     assert b.state is BreakerState.OPEN and b.opens == 1
 
 
@@ -107,11 +114,7 @@ def test_open_breaker_admits_nothing_until_cooldown_then_exactly_one_probe() -> 
 
 def test_failed_probe_reopens_with_a_fresh_cooldown() -> None:
     clock = FakeClock()
-    b = breaker(clock)
-    trip(b)
-    clock.advance(60)
-    probe = b.admit()
-    assert probe is not None
+    b, probe = probing(clock)
     clock.advance(1.5)  # the probe took a while
     probe.failure("refused")
     assert b.state is BreakerState.OPEN and b.opens == 2
@@ -134,10 +137,7 @@ def test_successful_probe_closes_and_resets_counts() -> None:
     assert straggler is not None
     straggler.failure("timeout")
     assert b.consecutive_failures == 0  # an outcome from before the outage
-    for _ in range(4):  # a full new streak is needed to open again
-        ticket = b.admit()
-        assert ticket is not None
-        ticket.failure("refused")
+    fail(b, 4)  # a full new streak is needed to open again
     assert b.state is BreakerState.CLOSED
 
 
@@ -173,11 +173,7 @@ def test_late_success_from_before_the_breaker_opened_does_not_close_it() -> None
 
 def test_cancelled_probe_is_no_failure_and_leaves_no_half_open_breaker() -> None:
     clock = FakeClock()
-    b = breaker(clock)
-    trip(b)
-    clock.advance(60)
-    probe = b.admit()
-    assert probe is not None
+    b, probe = probing(clock)
     probe.abandon()
     assert b.state is BreakerState.OPEN and b.opens == 1
     again = b.admit()  # cooldown already spent: the next caller probes at once
@@ -337,13 +333,19 @@ async def test_open_primary_is_skipped_until_its_probe_then_traffic_returns() ->
     assert sup.snapshot()["primary_breaker"] == "closed"
 
 
-async def test_twenty_concurrent_batches_at_end_of_cooldown_send_exactly_one_probe() -> None:
-    clock = FakeClock()
+async def primary_due_for_probe(clock: FakeClock) -> tuple[Supervisor, ScriptedSink]:
+    """A supervisor whose primary breaker opened and whose cooldown has just ended."""
     sup, sink = supervisor(clock, breaker_threshold=1, max_attempts=1), ScriptedSink()
     sink.behaviour["primary"] = ConnectionRefusedError("refused")
     await sup.deliver(sink, [Msg(0)])
     assert sup.snapshot()["primary_breaker"] == "open"
     clock.advance(60)
+    return sup, sink
+
+
+async def test_twenty_concurrent_batches_at_end_of_cooldown_send_exactly_one_probe() -> None:
+    clock = FakeClock()
+    sup, sink = await primary_due_for_probe(clock)
     gate = asyncio.Event()
     sink.behaviour["primary"] = gate  # the probe hangs until released
     sink.calls.clear()
@@ -362,10 +364,7 @@ async def test_twenty_concurrent_batches_at_end_of_cooldown_send_exactly_one_pro
 
 async def test_cancelled_probe_through_the_supervisor_leaves_the_breaker_open() -> None:
     clock = FakeClock()
-    sup, sink = supervisor(clock, breaker_threshold=1, max_attempts=1), ScriptedSink()
-    sink.behaviour["primary"] = ConnectionRefusedError("refused")
-    await sup.deliver(sink, [Msg(0)])
-    clock.advance(60)
+    sup, sink = await primary_due_for_probe(clock)
     sink.behaviour["primary"] = asyncio.Event()  # never set
     task = asyncio.create_task(sup.deliver(sink, [Msg(1)]))
     await asyncio.sleep(0)

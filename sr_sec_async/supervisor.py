@@ -210,8 +210,9 @@ class Supervisor:
                 clock=clock,
             )
             self.breakers[target.name] = breaker
-            window = settings.primary_timeout if target.name == "primary" else None
-            regions.append(_Region(target, breaker, window or settings.failover_timeout))
+            primary = target.name == "primary"
+            window = settings.primary_timeout if primary else settings.failover_timeout
+            regions.append(_Region(target, breaker, window))
         self._regions = tuple(regions)
 
     # -- metrics ----------------------------------------------------------------

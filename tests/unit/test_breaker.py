@@ -432,3 +432,12 @@ async def test_reset_zeroes_counts_but_keeps_breaker_state() -> None:
 def test_no_failover_region_reports_its_breaker_disabled() -> None:
     sup = Supervisor(resolve_settings(topic_arn=PRIMARY))
     assert sup.snapshot()["failover_breaker"] == "disabled"
+
+
+async def test_breaker_opening_mid_window_sends_the_batch_to_failover_at_once() -> None:
+    clock = FakeClock()
+    sup, sink = supervisor(clock, breaker_threshold=2, max_attempts=4), ScriptedSink()
+    sink.behaviour["primary"] = ConnectionRefusedError("refused")
+    outcomes = await sup.deliver(sink, [Msg(0)])
+    assert sink.calls == ["primary", "primary", "failover"]
+    assert regions(outcomes) == ["us-east-2"] and len(clock.slept) == 1

@@ -1,5 +1,29 @@
 """Environment fields from the process environment, by the fallback chains of
-the reference README ("Auto-Extracted Fields"), highest first."""
+the reference README ("Auto-Extracted Fields"), highest first, extended with
+the variables AWS Lambda, ECS (AWS Copilot), EKS (IRSA) and OpenTelemetry set:
+
+=====================  =========================================================
+field                  chain (first non-blank wins)
+=====================  =========================================================
+cloud_env_type         CLOUD_ENV_TYPE → NEXT_PUBLIC_ENVIRONMENT_NAME → NODE_ENV →
+                       VERCEL_ENV → COPILOT_ENVIRONMENT_NAME → an environment word
+                       in AWS_LAMBDA_FUNCTION_NAME (``orders-prod`` → ``prod``)
+cloud_env_name         CLOUD_ENV_NAME → NEXT_PUBLIC_ENVIRONMENT_NAME → VERCEL_ENV →
+                       NODE_ENV → COPILOT_ENVIRONMENT_NAME
+cloud_env_unique_id    CLOUD_ENV_UNIQUE_ID → AWS_ACCOUNT_ID → the account of the
+                       first ARN among AWS_EXECUTION_ROLE_ARN,
+                       AWS_LAMBDA_FUNCTION_ARN, AWS_ROLE_ARN, ROLE_ARN
+service_name           SERVICE_NAME → NEXT_PUBLIC_APP_NAME → OTEL_SERVICE_NAME →
+                       AWS_LAMBDA_FUNCTION_NAME (environment word removed) →
+                       COPILOT_SERVICE_NAME → npm_package_name
+service_account_id     SERVICE_ACCOUNT_ID → AWS_EXECUTION_ROLE_ARN → AWS_ROLE_ARN →
+                       ROLE_ARN
+=====================  =========================================================
+
+The reference's last service-account fallback (an "IAM user pattern" built
+from ``AWS_ACCESS_KEY_ID``) is deliberately not implemented: credential
+material does not belong in security events.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +73,12 @@ def _first(environ: Mapping[str, str], *names: str) -> str | None:
 
 def _env_type(environ: Mapping[str, str]) -> str | None:
     value = _first(
-        environ, "CLOUD_ENV_TYPE", "NEXT_PUBLIC_ENVIRONMENT_NAME", "NODE_ENV", "VERCEL_ENV"
+        environ,
+        "CLOUD_ENV_TYPE",
+        "NEXT_PUBLIC_ENVIRONMENT_NAME",
+        "NODE_ENV",
+        "VERCEL_ENV",
+        "COPILOT_ENVIRONMENT_NAME",
     )
     if value:
         return normalize_env_type(value)
@@ -60,7 +89,12 @@ def _env_type(environ: Mapping[str, str]) -> str | None:
 
 def _env_name(environ: Mapping[str, str]) -> str | None:
     return _first(
-        environ, "CLOUD_ENV_NAME", "NEXT_PUBLIC_ENVIRONMENT_NAME", "VERCEL_ENV", "NODE_ENV"
+        environ,
+        "CLOUD_ENV_NAME",
+        "NEXT_PUBLIC_ENVIRONMENT_NAME",
+        "VERCEL_ENV",
+        "NODE_ENV",
+        "COPILOT_ENVIRONMENT_NAME",
     )
 
 
@@ -68,7 +102,7 @@ def _unique_id(environ: Mapping[str, str]) -> str | None:
     value = _first(environ, "CLOUD_ENV_UNIQUE_ID", "AWS_ACCOUNT_ID")
     if value:
         return value
-    for name in ("AWS_EXECUTION_ROLE_ARN", "AWS_LAMBDA_FUNCTION_ARN"):
+    for name in ("AWS_EXECUTION_ROLE_ARN", "AWS_LAMBDA_FUNCTION_ARN", "AWS_ROLE_ARN", "ROLE_ARN"):
         match = _ARN_ACCOUNT.match(environ.get(name, ""))
         if match:
             return match.group(1)
@@ -76,14 +110,14 @@ def _unique_id(environ: Mapping[str, str]) -> str | None:
 
 
 def _service_name(environ: Mapping[str, str]) -> str | None:
-    value = _first(environ, "SERVICE_NAME", "NEXT_PUBLIC_APP_NAME")
+    value = _first(environ, "SERVICE_NAME", "NEXT_PUBLIC_APP_NAME", "OTEL_SERVICE_NAME")
     if value:
         return value
     fn = environ.get("AWS_LAMBDA_FUNCTION_NAME", "").strip()
     if fn:
-        cleaned = _LAMBDA_ENV_TOKEN.sub("", fn).strip("-_")
+        cleaned = _LAMBDA_ENV_TOKEN.sub("-", fn).strip("-_")
         return cleaned or fn
-    return _first(environ, "npm_package_name")
+    return _first(environ, "COPILOT_SERVICE_NAME", "npm_package_name")
 
 
 def _service_account(environ: Mapping[str, str]) -> str | None:

@@ -7,15 +7,17 @@ the network. Delivery happens in the publisher task.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self, Unpack
 
 from . import signatures as sig
 from .caller import find_caller
+from .cloudwatch import CloudWatchFailureMetrics
 from .config import Settings, resolve_settings
 from .errors import ConfigurationError, DeliveryError, LoggerClosedError, report_error
 from .events import CATEGORY_OF, SPECS
@@ -25,7 +27,17 @@ from .supervisor import FailoverMetrics, Supervisor
 from .validation import CompiledSpec, compile_spec, validate
 from .wire import EncodeError, encode_event, new_event_uuid, utc_timestamp
 
-__all__ = ["SecurityLogger"]
+__all__ = ["FailureListener", "SecurityLogger"]
+
+log = logging.getLogger("sr_sec_async")
+
+#: Where test-mode loggers write instead of ``sys.stdout`` (set by
+#: ``sr_sec_async.testing`` while it captures).
+test_mode_sink: Callable[[list[bytes]], None] | None = None
+
+#: ``listener(event_type, reason)``: called, synchronously and in the event
+#: loop, for every event that failed delivery, was dropped or was rejected.
+FailureListener = Callable[[str, str], None]
 
 _COMPILED: dict[str, CompiledSpec] = {name: compile_spec(spec) for name, spec in SPECS.items()}
 
@@ -38,7 +50,20 @@ class SecurityLogger:
     default logger set up by ``init_security_logging``.
     """
 
-    def __init__(self, *, queue_wait_timeout: float = 1.0, **settings: Any) -> None:
+    def __init__(
+        self,
+        *,
+        queue_wait_timeout: float = 1.0,
+        cloudwatch_metrics: bool = False,
+        cloudwatch_region: str | None = None,
+        cloudwatch_endpoint_url: str | None = None,
+        **settings: Any,
+    ) -> None:
+        """``settings`` are ``init_security_logging``'s keywords.
+        ``cloudwatch_metrics=True`` puts a ``log_failure`` metric in CloudWatch
+        for every failed, dropped or rejected event (see ``cloudwatch.py``);
+        ``cloudwatch_region`` (default: the primary topic's region) and
+        ``cloudwatch_endpoint_url`` say where."""
         self._settings: Settings = resolve_settings(**settings)
         self._defaults: Mapping[str, str] = self._settings.environment
         self._supervisor = Supervisor(self._settings)
@@ -53,6 +78,13 @@ class SecurityLogger:
         self.failures_by_reason: Counter[str] = Counter()
         self._unfinished: dict[int, Envelope] = {}  # by sequence number, oldest first
         self._closed = False
+        self._failure_listeners: list[FailureListener] = []
+        self._cloudwatch: CloudWatchFailureMetrics | None = None
+        if cloudwatch_metrics and not self._settings.test_mode:
+            self._cloudwatch = CloudWatchFailureMetrics(
+                self._settings, region=cloudwatch_region, endpoint_url=cloudwatch_endpoint_url
+            )
+            self.add_failure_listener(self._cloudwatch.record)
         for problem in self._settings.problems:
             report_error(ConfigurationError(problem), None)
 
@@ -95,9 +127,12 @@ class SecurityLogger:
         return LogResult("success", message, event_uuid, envelope)
 
     def _write_test_lines(self, envelope: Envelope, bodies: list[bytes]) -> None:
-        out = sys.stdout
-        out.write("".join(body.decode() + "\n" for body in bodies))
-        out.flush()
+        if test_mode_sink is not None:  # sr_sec_async.testing is capturing
+            test_mode_sink(bodies)
+        else:
+            out = sys.stdout
+            out.write("".join(body.decode() + "\n" for body in bodies))
+            out.flush()
         for part in range(1, len(bodies) + 1):
             envelope.part_finished(Receipt(part, "test-mode", "stdout"), None)
         self._delivered += 1
@@ -105,6 +140,8 @@ class SecurityLogger:
     async def _log(self, function: str, fields: Mapping[str, Any]) -> LogResult:
         result = self._accept(function, fields)
         if result is not _QUEUE_FULL:
+            if result.status == "failure" and self._failure_listeners:
+                self._notify_failure(_event_type_for(function, fields), "rejected")
             return result
         # Back-pressure: an awaited call waits for room, up to a bound.
         assert self._publisher is not None
@@ -117,6 +154,7 @@ class SecurityLogger:
         self.failures_by_reason["queue_full"] += 1
         event_type = str(fields.get("event_type") or SPECS[function].event_types[0])
         report_error(DeliveryError("queue full: event dropped", reason="queue_full"), event_type)
+        self._notify_failure(event_type, "queue_full")
         return LogResult(
             "failure",
             f"Queue full ({self._settings.max_queue_size} messages): event not accepted",
@@ -141,6 +179,23 @@ class SecurityLogger:
             ),
             envelope.event_type,
         )
+        self._notify_failure(envelope.event_type, reason)
+
+    def add_failure_listener(self, listener: FailureListener) -> None:
+        """Call ``listener(event_type, reason)`` for every event that fails
+        delivery, is dropped (queue full, shutdown timeout) or is rejected as
+        invalid. A listener must not block; one that raises is logged."""
+        self._failure_listeners.append(listener)
+
+    def remove_failure_listener(self, listener: FailureListener) -> None:
+        self._failure_listeners.remove(listener)
+
+    def _notify_failure(self, event_type: str, reason: str) -> None:
+        for listener in tuple(self._failure_listeners):
+            try:
+                listener(event_type, reason)
+            except Exception:
+                log.exception("security logging failure listener raised")
 
     def summary(self) -> DeliverySummary:
         pending = self._accepted - self._delivered - self._failed
@@ -183,6 +238,8 @@ class SecurityLogger:
             except TimeoutError:
                 for message in await publisher.abort():
                     publisher._finish(message, None, "shutdown_timeout: not delivered in time")
+        if self._cloudwatch is not None:
+            await self._cloudwatch.aclose()
         return self.summary()
 
     async def start(self) -> None:
@@ -252,6 +309,14 @@ class SecurityLogger:
         self, **fields: Unpack[sig.AuthMechanismModificationFields]
     ) -> LogResult:
         return await self._log("log_auth_mechanism_modification", fields)
+
+
+def _event_type_for(function: str, fields: Mapping[str, Any]) -> str:
+    """The event type of a rejected call, for metrics: the one given when it is
+    valid for ``function``, else the function's only (or first) type."""
+    allowed = SPECS[function].event_types
+    given = fields.get("event_type")
+    return str(given) if isinstance(given, str) and given in allowed else allowed[0]
 
 
 #: Returned by ``_accept`` when the queue has no room (never to a caller).

@@ -235,14 +235,14 @@ def _object_view(request: Any) -> _RequestView:
 
 
 def _view(request: Any) -> _RequestView:
-    if isinstance(request, Mapping):
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, Mapping) and scope.get("type") in ("http", "websocket"):
+        return _asgi_view(scope)  # Starlette / FastAPI
+    if isinstance(request, Mapping) and not hasattr(request, "headers"):
         if request.get("type") in ("http", "websocket"):
             return _asgi_view(request)
         return _lambda_view(request)
-    scope = getattr(request, "scope", None)
-    if isinstance(scope, Mapping) and scope.get("type") in ("http", "websocket"):
-        return _asgi_view(scope)
-    return _object_view(request)
+    return _object_view(request)  # aiohttp (a Mapping too) and the rest
 
 
 def _ip(value: str | None) -> str | None:

@@ -140,19 +140,20 @@ def _deliver(bodies: list[bytes]) -> None:
 def capture_security_events(*, echo: bool = False, **settings: Any) -> Iterator[CapturedEvents]:
     """Capture what test-mode loggers log inside the ``with`` block.
 
-    When no default logger exists yet, a test-mode one is installed for the
-    block (``settings`` are its ``init_security_logging`` keywords, e.g. the
-    environment fields; given settings always install one) and the previous
-    default is restored afterwards. ``echo=True`` also prints
+    With ``settings`` (``init_security_logging`` keywords, e.g. the
+    environment fields), a test-mode default logger is installed for the
+    block; without, the module-level functions create one from the
+    environment when first used, as they always do (test mode, since the
+    block sets ``SECURITY_LOGS_TEST_MODE``). A test-mode default logger made
+    during the block is removed afterwards and the previous one restored. ``echo=True`` also prints
     each event. Captures nest: the innermost one receives the events.
     """
     captured = CapturedEvents(echo=echo)
     saved_env = os.environ.get("SECURITY_LOGS_TEST_MODE")
     os.environ["SECURITY_LOGS_TEST_MODE"] = "true"
-    installed: SecurityLogger | None = None
     previous = api._default
-    if previous is None or settings:
-        installed = api._default = SecurityLogger(test_mode=True, **settings)
+    if settings:
+        api._default = SecurityLogger(test_mode=True, **settings)
     _stack.append(captured)
     _logger_module.test_mode_sink = _deliver
     try:
@@ -161,8 +162,10 @@ def capture_security_events(*, echo: bool = False, **settings: Any) -> Iterator[
         _stack.remove(captured)
         if not _stack:
             _logger_module.test_mode_sink = None
-        if installed is not None and api._default is installed:
-            api._default = previous
+        current = api._default
+        if current is not previous and current is not None and current.settings.test_mode:
+            # A test-mode default made in the block (by us or the app) goes.
+            api._default = previous if previous is None or not previous._closed else None
         if saved_env is None:
             os.environ.pop("SECURITY_LOGS_TEST_MODE", None)
         else:

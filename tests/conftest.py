@@ -22,6 +22,9 @@ from sr_sec_async.local_sns import LocalAws, TopicWithQueue, test_credentials
 from .hygiene import asyncio_hygiene  # noqa: F401  (autouse fixture)
 from .samples import ENV
 
+# The fixture users enable the same way (``security_events``).
+pytest_plugins = ["sr_sec_async.pytest_plugin"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:
@@ -53,6 +56,11 @@ _AWS_VARS = (
     "AWS_ROLE_ARN",
     "ROLE_ARN",
     "npm_package_name",
+    "OTEL_SERVICE_NAME",
+    "COPILOT_ENVIRONMENT_NAME",
+    "COPILOT_SERVICE_NAME",
+    "AWS_ENDPOINT_URL_CLOUDWATCH",
+    "SECURITY_LOGS_TRUSTED_PROXY_HEADERS",
 )
 
 

@@ -1,0 +1,1 @@
+"""Small FastAPI and aiohttp apps instrumented with sr_sec_async."""

@@ -1,6 +1,6 @@
 """A small FastAPI app instrumented with sr_sec_async: login, logout, MFA,
-role change, record export and API keys, plus one ``api_request_processed``
-event per request from the middleware.
+role change, record export and API keys (events in ``audit.py``), plus one
+``api_request_processed`` event per request from the middleware.
 
 Run it (test mode prints each event as a JSON line)::
 
@@ -9,6 +9,8 @@ Run it (test mode prints each event as a JSON line)::
     uvicorn examples.fastapi_app:app
 """
 
+# No ``from __future__ import annotations``: FastAPI must see the real
+# annotations of the endpoints defined inside ``create_app``.
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
@@ -22,10 +24,8 @@ from sr_sec_async.integrations.fastapi import (
     security_lifespan,
 )
 
+from . import audit
 from .auth import MFA_CODE, Directory, User
-
-ROLES = {"admin": sec.UserRole.ADMIN, "standard": sec.UserRole.STANDARD_USER}
-ACTOR = sec.ActorType.HUMAN_INTERNAL
 
 
 class Credentials(BaseModel):
@@ -46,13 +46,7 @@ def create_app(**security_settings: Any) -> FastAPI:
     directory = Directory()
     app = FastAPI(lifespan=security_lifespan(**security_settings))
     app.add_middleware(
-        SecurityLoggingMiddleware,
-        actor_type=ACTOR,
-        sensitivity={
-            "/login": sec.EndpointSensitivity.PUBLIC,
-            "/admin/*": sec.EndpointSensitivity.RESTRICTED,
-            "/customers/*": sec.EndpointSensitivity.CONFIDENTIAL,
-        },
+        SecurityLoggingMiddleware, actor_type=audit.ACTOR, sensitivity=audit.SENSITIVITY
     )
 
     def current_session(authorization: Annotated[str | None, Header()] = None) -> Any:
@@ -74,28 +68,11 @@ def create_app(**security_settings: Any) -> FastAPI:
     async def login(body: Credentials, request: Request) -> dict[str, str]:
         user = directory.authenticate(body.email, body.password)
         if user is None:
-            ctx = get_security_context(request)  # no session yet
-            await sec.log_user_login(
-                **{"user_agent": "unknown", **ctx},
-                actor_identifier=body.email,
-                actor_type=ACTOR,
-                session_id="none",
-                status=sec.Status.FAILURE,
-                user_role=sec.UserRole.UNKNOWN,
-                auth_protocol=sec.AuthProtocol.FORM_BASED,
-                detail=sec.Detail.INVALID_CREDENTIALS,
-            )
+            await audit.login_failed(get_security_context(request), body.email)
             raise HTTPException(401, "invalid credentials")
         token, session = directory.issue_token(user)
-        ctx = get_security_context(request, session)  # the new session's id and actor
-        await sec.log_user_login(
-            **{"user_agent": "unknown", **ctx},
-            actor_type=ACTOR,
-            status=sec.Status.SUCCESS,
-            user_role=ROLES[user.role],
-            auth_protocol=sec.AuthProtocol.FORM_BASED,
-            detail=sec.Detail.USER_INITIATED,
-        )
+        # The new session gives the event (and the middleware's) its id and actor.
+        await audit.login_succeeded(get_security_context(request, session), user)
         return {"access_token": token}
 
     @app.post("/logout")
@@ -103,30 +80,13 @@ def create_app(**security_settings: Any) -> FastAPI:
         user = signed_in(session)
         assert session is not None
         directory.revoked.add(session["token"]["jti"])
-        sec.fire_and_forget(
-            sec.log_user_logout(
-                **{"user_agent": "unknown", **ctx},
-                actor_type=ACTOR,
-                status=sec.Status.SUCCESS,
-                user_role=ROLES[user.role],
-                detail=sec.Detail.USER_INITIATED,
-            ),
-            "user_logout",
-        )
+        audit.logged_out(ctx, user)
         return {"status": "signed out"}
 
     @app.post("/mfa/verify")
     async def verify_mfa(body: MfaCode, ctx: Context, session: Session) -> dict[str, bool]:
-        user = signed_in(session)
         ok = body.code == MFA_CODE
-        await sec.log_mfa_challenge(
-            **{"user_agent": "unknown", **ctx},
-            actor_type=ACTOR,
-            status=sec.Status.SUCCESS if ok else sec.Status.FAILURE,
-            mfa_type=sec.MfaType.TOTP,
-            user_role=ROLES[user.role],
-            detail=sec.Detail.USER_INITIATED if ok else sec.Detail.MFA_INVALID_CODE,
-        )
+        await audit.mfa_checked(ctx, signed_in(session), ok)
         if not ok:
             raise HTTPException(401, "wrong code")
         return {"verified": True}
@@ -137,20 +97,10 @@ def create_app(**security_settings: Any) -> FastAPI:
     ) -> dict[str, str]:
         user = signed_in(session)
         target = directory.users.get(email)
-        if target is None or body.role not in ROLES:
+        if target is None or body.role not in audit.ROLES:
             raise HTTPException(404, "no such user or role")
         allowed = user.role == "admin"
-        await sec.log_permission_role_change(
-            **ctx,
-            actor_type=ACTOR,
-            event_type=sec.EventType.ROLE_ASSIGN,
-            status=sec.Status.SUCCESS if allowed else sec.Status.FAILURE,
-            target_user_identifier=email,
-            object_changed="role",
-            previous_value=target.role,
-            new_value=body.role,
-            detail=sec.Detail.ADMIN_INITIATED if allowed else sec.Detail.UNAUTHORIZED_ACCESS,
-        )
+        await audit.role_changed(ctx, target, body.role, allowed=allowed)
         if not allowed:
             raise HTTPException(403, "admins only")
         target.role = body.role
@@ -160,46 +110,20 @@ def create_app(**security_settings: Any) -> FastAPI:
     async def export_customers(ids: str, ctx: Context, session: Session) -> dict[str, Any]:
         signed_in(session)
         id_list = [i for i in ids.split(",") if i]
-        await sec.log_record_access(
-            **ctx,
-            actor_type=ACTOR,
-            status=sec.Status.SUCCESS,
-            id_list=id_list,
-            data_sensitivity_level=sec.DataSensitivityLevel.CONFIDENTIAL,
-            detail=sec.Detail.EXPORT_REPORT,
-            fields_accessed=["name", "email"],
-        )
+        await audit.records_exported(ctx, id_list)
         return {"exported": len(id_list)}
 
     @app.post("/api-keys")
     async def create_api_key(ctx: Context, session: Session) -> dict[str, str]:
-        user = signed_in(session)
-        key_id, secret = directory.new_api_key(user.email)
-        sec.fire_and_forget(
-            sec.log_api_key_lifecycle(
-                **ctx,
-                actor_type=ACTOR,
-                status=sec.Status.SUCCESS,
-                target_object=key_id,
-                key_status=sec.Status.SUCCESS,
-                detail=sec.Detail.API_KEY_CREATED,
-            ),
-            "api_key_lifecycle",
-        )
+        key_id, secret = directory.new_api_key(signed_in(session).email)
+        audit.api_key_created(ctx, key_id)
         return {"key_id": key_id, "secret": secret}
 
     @app.delete("/api-keys/{key_id}")
     async def revoke_api_key(key_id: str, ctx: Context, session: Session) -> dict[str, str]:
         signed_in(session)
         found = directory.api_keys.pop(key_id, None) is not None
-        await sec.log_api_key_lifecycle(
-            **ctx,
-            actor_type=ACTOR,
-            status=sec.Status.SUCCESS if found else sec.Status.FAILURE,
-            target_object=key_id,
-            key_status=sec.Status.SUCCESS if found else sec.Status.FAILURE,
-            detail=sec.Detail.API_KEY_REVOKED,
-        )
+        await audit.api_key_revoked(ctx, key_id, found=found)
         if not found:
             raise HTTPException(404, "no such key")
         return {"revoked": key_id}

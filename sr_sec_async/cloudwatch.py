@@ -171,6 +171,9 @@ class CloudWatchFailureMetrics:
                 chunk = data[start : start + _MAX_DATUMS]
                 await client.put_metric_data(Namespace=self.namespace, MetricData=chunk)
                 sent.update(d["Dimensions"][2]["Value"] for d in chunk)
+        except asyncio.CancelledError:  # the loop is ending: the next one sends them
+            self._pending.update({t: c for t, c in counts.items() if t not in sent})
+            raise
         except Exception as exc:
             unsent = {t: c for t, c in counts.items() if t not in sent}
             self._pending.update(unsent)  # retried with the next batch

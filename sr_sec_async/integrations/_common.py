@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from .. import api
 from ..caller import SPAWNER, UNKNOWN_CALLER
@@ -24,6 +24,7 @@ from ..logger import SecurityLogger
 __all__ = [
     "DEFAULT_EXCLUDED_PATHS",
     "ApiRequestLogging",
+    "ApiRequestOptions",
     "ContextHolder",
     "caller_of",
     "detect_auth_protocol",
@@ -128,6 +129,19 @@ def caller_of(endpoint: Any) -> tuple[str, str]:
     return getattr(target, "__name__", code.co_name), os.path.basename(code.co_filename)
 
 
+class ApiRequestOptions(TypedDict, total=False):
+    """The middleware's keyword options (both frameworks); see ``ApiRequestLogging``."""
+
+    exclude: Sequence[str]
+    sensitivity: Mapping[str, EndpointSensitivity | str]
+    default_sensitivity: EndpointSensitivity | str
+    actor_type: ActorType | str
+    anonymous_actor_type: ActorType | str
+    auth_protocol: AuthProtocol | str | None
+    logger: SecurityLogger | None
+    trusted_proxy_headers: Sequence[str] | None
+
+
 @dataclass
 class ApiRequestLogging:
     """The middleware's policy: one ``api_request_processed`` event per request.
@@ -140,7 +154,9 @@ class ApiRequestLogging:
       request's headers (``detect_auth_protocol``);
     * ``actor_type`` for requests whose context names a user, and
       ``anonymous_actor_type`` for the others, which are logged with
-      ``actor_identifier`` and ``session_id`` "anonymous".
+      ``actor_identifier`` and ``session_id`` "anonymous";
+    * ``logger``: the logger to use (default: the module-level default one);
+    * ``trusted_proxy_headers``: as in ``create_security_context``.
     """
 
     exclude: Sequence[str] = DEFAULT_EXCLUDED_PATHS
@@ -151,6 +167,10 @@ class ApiRequestLogging:
     auth_protocol: AuthProtocol | str | None = None
     logger: SecurityLogger | None = None
     trusted_proxy_headers: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.exclude = tuple(self.exclude)  # a caller's later changes do not leak in
+        self.sensitivity = dict(self.sensitivity)
 
     def excluded(self, template: str, path: str) -> bool:
         return any(

@@ -18,16 +18,15 @@ request's security context, and (optionally) log every request.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Unpack
 
 from aiohttp import web
 
 from ..caller import UNKNOWN_CALLER
 from ..context import SecurityContext, create_security_context
-from ..fields import ActorType, AuthProtocol, EndpointSensitivity
 from ..logger import SecurityLogger
-from ._common import DEFAULT_EXCLUDED_PATHS, ApiRequestLogging, caller_of
+from ._common import ApiRequestLogging, ApiRequestOptions, caller_of
 from ._common import start_logger as _start_logger
 from ._common import stop_logger as _stop_logger
 
@@ -93,31 +92,14 @@ def get_security_context(
 
 
 def security_logging_middleware(
-    *,
-    exclude: Sequence[str] = DEFAULT_EXCLUDED_PATHS,
-    sensitivity: Mapping[str, EndpointSensitivity | str] | None = None,
-    default_sensitivity: EndpointSensitivity | str = EndpointSensitivity.NON_PUBLIC,
-    actor_type: ActorType | str = ActorType.HUMAN_CUSTOMER,
-    anonymous_actor_type: ActorType | str = ActorType.HUMAN_EXTERNAL,
-    auth_protocol: AuthProtocol | str | None = None,
-    logger: SecurityLogger | None = None,
-    trusted_proxy_headers: Sequence[str] | None = None,
+    **options: Unpack[ApiRequestOptions],
 ) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
     """One ``api_request_processed`` event per request, logged in a
     background task so the response never waits. ``endpoint_path`` is the
     route's template (``/users/{user_id}``); options as in
     ``ApiRequestLogging``. A handler's ``HTTPException`` is logged with its
     status, any other exception as a 500; a cancelled request is not logged."""
-    policy = ApiRequestLogging(
-        exclude=tuple(exclude),
-        sensitivity=dict(sensitivity or {}),
-        default_sensitivity=default_sensitivity,
-        actor_type=actor_type,
-        anonymous_actor_type=anonymous_actor_type,
-        auth_protocol=auth_protocol,
-        logger=logger,
-        trusted_proxy_headers=trusted_proxy_headers,
-    )
+    policy = ApiRequestLogging(**options)
 
     def log(request: web.Request, status_code: int) -> None:
         resource = request.match_info.route.resource

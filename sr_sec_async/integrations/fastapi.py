@@ -23,18 +23,17 @@ lifespan, ``get_security_context`` and the middleware.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Unpack
 
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..caller import UNKNOWN_CALLER
 from ..context import SecurityContext, _asgi_view, create_security_context
-from ..fields import ActorType, AuthProtocol, EndpointSensitivity
 from ..logger import SecurityLogger
-from ._common import DEFAULT_EXCLUDED_PATHS, ApiRequestLogging, ContextHolder, caller_of
+from ._common import ApiRequestLogging, ApiRequestOptions, ContextHolder, caller_of
 from ._common import start_logger as _start_logger
 from ._common import stop_logger as _stop_logger
 
@@ -155,35 +154,17 @@ class SecurityLoggingMiddleware:
     its status follows the response code (``request_outcome``), and its actor
     and session are those of the context the endpoint obtained through
     ``get_security_context`` or the dependencies (else Starlette's session,
-    else "anonymous"). Options: see ``ApiRequestLogging``. A request that
+    else "anonymous"). Options (``exclude``, ``sensitivity``,
+    ``default_sensitivity``, ``actor_type``, ``anonymous_actor_type``,
+    ``auth_protocol``, ``logger``, ``trusted_proxy_headers``): see
+    ``ApiRequestLogging``. A request that
     ends in an exception is logged as a 500; a cancelled one (client gone) is
     not logged. WebSocket and lifespan traffic pass through untouched.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        exclude: Sequence[str] = DEFAULT_EXCLUDED_PATHS,
-        sensitivity: Mapping[str, EndpointSensitivity | str] | None = None,
-        default_sensitivity: EndpointSensitivity | str = EndpointSensitivity.NON_PUBLIC,
-        actor_type: ActorType | str = ActorType.HUMAN_CUSTOMER,
-        anonymous_actor_type: ActorType | str = ActorType.HUMAN_EXTERNAL,
-        auth_protocol: AuthProtocol | str | None = None,
-        logger: SecurityLogger | None = None,
-        trusted_proxy_headers: Sequence[str] | None = None,
-    ) -> None:
+    def __init__(self, app: ASGIApp, **options: Unpack[ApiRequestOptions]) -> None:
         self.app = app
-        self.policy = ApiRequestLogging(
-            exclude=tuple(exclude),
-            sensitivity=dict(sensitivity or {}),
-            default_sensitivity=default_sensitivity,
-            actor_type=actor_type,
-            anonymous_actor_type=anonymous_actor_type,
-            auth_protocol=auth_protocol,
-            logger=logger,
-            trusted_proxy_headers=trusted_proxy_headers,
-        )
+        self.policy = ApiRequestLogging(**options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

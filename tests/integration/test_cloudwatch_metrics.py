@@ -4,6 +4,7 @@ a CloudWatch outage is logged and never loops back into the library."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import socket
@@ -135,6 +136,31 @@ async def test_cloudwatch_down_is_logged_never_recursive(
     assert any("cannot put 2 log_failure metric(s) to CloudWatch" in m for m in messages)
     assert any("could not be put to CloudWatch" in m for m in messages)
     assert await log_failure_sums(aws, service) == {}
+
+
+def test_counts_survive_the_loop_that_recorded_them(aws: LocalAws) -> None:
+    """The client is opened lazily in the running loop and closed with it;
+    what that loop did not send goes out from the next one (warm Lambda)."""
+    service = f"cw-{uuid.uuid4().hex[:8]}"
+    logger = s.SecurityLogger(**failing_settings(aws, service))
+    reporter = logger._cloudwatch
+    assert reporter is not None and reporter._task is None  # nothing opened yet
+
+    async def first_invocation() -> None:
+        assert (await logger.log_user_login(**call_kwargs("log_user_login"))).ok
+        await logger.flush(timeout=30)
+        assert reporter.pending == 1 and reporter._task is not None  # waiting to batch
+
+    asyncio.run(first_invocation())  # ends the loop: the sender is cancelled, client closed
+    assert reporter.pending == 1 and reporter.reported == 0
+
+    async def second_invocation() -> None:
+        await logger.shutdown(timeout=30)
+
+    asyncio.run(second_invocation())
+    assert reporter.reported == 1 and reporter.pending == 0
+    sums = asyncio.run(log_failure_sums(aws, service))
+    assert sums == {dims(service, "login_attempt"): (1.0, 1.0)}
 
 
 async def test_disabled_by_default_and_in_test_mode() -> None:

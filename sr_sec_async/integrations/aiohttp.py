@@ -18,6 +18,7 @@ request's security context, and (optionally) log every request.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Unpack
 
@@ -36,6 +37,8 @@ __all__ = [
     "security_cleanup_ctx",
     "security_logging_middleware",
 ]
+
+_log = logging.getLogger("sr_sec_async")
 
 #: Where ``get_security_context`` keeps the request's context (``request[KEY]``).
 SECURITY_CONTEXT_KEY: Any = (
@@ -102,6 +105,12 @@ def security_logging_middleware(
     policy = ApiRequestLogging(**options)
 
     def log(request: web.Request, status_code: int) -> None:
+        try:
+            record(request, status_code)
+        except Exception:  # a logging bug must never turn into a failed request
+            _log.exception("security logging middleware failed")
+
+    def record(request: web.Request, status_code: int) -> None:
         resource = request.match_info.route.resource
         template = resource.canonical if resource is not None else request.path
         if policy.excluded(template, request.path):

@@ -23,6 +23,7 @@ lifespan, ``get_security_context`` and the middleware.
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any, Unpack
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 _STATE_KEY = "sr_sec_async.context"
+_log = logging.getLogger("sr_sec_async")
 
 
 def security_lifespan(
@@ -188,6 +190,12 @@ class SecurityLoggingMiddleware:
         self._log(scope, status_code, holder)
 
     def _log(self, scope: Scope, status_code: int, holder: ContextHolder) -> None:
+        try:
+            self._record(scope, status_code, holder)
+        except Exception:  # a logging bug must never turn into a failed request
+            _log.exception("security logging middleware failed")
+
+    def _record(self, scope: Scope, status_code: int, holder: ContextHolder) -> None:
         path = scope.get("path", "")
         route = scope.get("route")
         template = getattr(route, "path", None) or path

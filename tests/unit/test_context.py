@@ -384,3 +384,45 @@ async def test_a_context_spreads_into_every_function(
     takes = SPECS[function].fields
     for name in ("user_agent", "endpoint_path", "http_method"):
         assert (name in event) == (name in takes), name
+
+
+def test_the_core_works_without_any_web_framework() -> None:
+    """Import the package with FastAPI, Starlette and httpx made unimportable
+    (aiohttp cannot be: aiobotocore needs it): the core, the context helpers
+    and the testing helpers work, and no integration module is loaded."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"fastapi", "starlette", "httpx"}:
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Block())
+import asyncio
+import sr_sec_async as s
+from sr_sec_async.testing import capture_security_events
+ctx = s.create_security_context({"type": "http", "method": "GET", "path": "/p",
+                                 "headers": [(b"user-agent", b"UA")], "client": ("192.0.2.1", 1)},
+                                {"id": "s1", "user": {"email": "a@x.io"}})
+assert ctx["source_ip_address"] == "192.0.2.1" and ctx["session_id"] == "s1", ctx
+async def main():
+    with capture_security_events(cloud_env_type="dev", cloud_env_unique_id="1",
+                                 cloud_env_name="d", service_account_id="sa",
+                                 service_name="n") as events:
+        r = await s.log_user_logout(**ctx, actor_type="actor.human.internal",
+                                    status="status.general.success",
+                                    user_role="role.classification.admin",
+                                    detail="detail.trigger.user_initiated")
+        assert r.ok, r.message
+    assert events.assert_logged_once(actor_identifier="a@x.io")
+asyncio.run(main())
+assert not [m for m in sys.modules if m.startswith("sr_sec_async.integrations")]
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -243,3 +243,40 @@ async def test_aiohttp_helpers_in_test_mode(security_events: CapturedEvents) -> 
     assert (event["actor_identifier"], event["session_id"]) == ("e@x.io", "s-9")
     assert event["caller_function"] == "handler"
     assert seen[0]["session_id"] == "s-9"
+
+
+async def test_middleware_bugs_never_fail_the_request(
+    security_events: CapturedEvents,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from sr_sec_async.integrations import _common
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("policy bug")
+
+    monkeypatch.setattr(_common.ApiRequestLogging, "fields", broken)
+    app = web.Application(middlewares=[sec_aiohttp.security_logging_middleware()])
+    app.cleanup_ctx.append(sec_aiohttp.security_cleanup_ctx(test_mode=True, **ENV))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        assert (await client.get("/missing")).status == 404
+    async with client_for(starlette_app()) as client:
+        assert (await client.get("/items/1")).status_code == 200
+    failures = [r for r in caplog.records if "middleware failed" in r.getMessage()]
+    assert len(failures) == 2
+    assert security_events.events == []
+
+
+async def test_aiohttp_unmatched_route(security_events: CapturedEvents) -> None:
+    app = web.Application(middlewares=[sec_aiohttp.security_logging_middleware()])
+    app.cleanup_ctx.append(sec_aiohttp.security_cleanup_ctx(test_mode=True, **ENV))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        assert (
+            await client.get("/missing", headers={"x-forwarded-for": "203.0.113.8"})
+        ).status == 404
+        await s.flush_security_logging()
+    (event,) = security_events.events
+    assert event["endpoint_path"] == "/missing"
+    assert event["source_ip_address"] == "203.0.113.8"
+    assert event["detail"] == s.Detail.INVALID_REQUEST
+    assert (event["caller_function"], event["caller_file"]) == ("unknown", "unknown")

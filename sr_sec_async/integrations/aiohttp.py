@@ -19,10 +19,11 @@ request's security context, and (optionally) log every request.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Unpack
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from ..caller import UNKNOWN_CALLER
 from ..context import SecurityContext, create_security_context
@@ -46,8 +47,6 @@ SECURITY_CONTEXT_KEY: Any = (
     if hasattr(web, "RequestKey")
     else "sr_sec_async.security_context"
 )
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def security_cleanup_ctx(
@@ -94,9 +93,7 @@ def get_security_context(
     return context
 
 
-def security_logging_middleware(
-    **options: Unpack[ApiRequestOptions],
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def security_logging_middleware(**options: Unpack[ApiRequestOptions]) -> Middleware:
     """One ``api_request_processed`` event per request, logged in a
     background task so the response never waits. ``endpoint_path`` is the
     route's template (``/users/{user_id}``); options as in

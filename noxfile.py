@@ -23,7 +23,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[lint]")
+    session.install("-e", ".[lint,fastapi]")  # the integrations import FastAPI/Starlette
     session.run("mypy")
 
 

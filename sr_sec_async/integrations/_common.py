@@ -11,6 +11,7 @@ import fnmatch
 import inspect
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -171,18 +172,23 @@ class ApiRequestLogging:
     def __post_init__(self) -> None:
         self.exclude = tuple(self.exclude)  # a caller's later changes do not leak in
         self.sensitivity = dict(self.sensitivity)
+        # fnmatch patterns compiled once: this runs on every request.
+        joined = "|".join(fnmatch.translate(p) for p in self.exclude)
+        self._excluded = re.compile(joined).match if joined else None
+        self._sensitivity_patterns = [
+            (re.compile(fnmatch.translate(p)).match, v) for p, v in self.sensitivity.items()
+        ]
 
     def excluded(self, template: str, path: str) -> bool:
-        return any(
-            fnmatch.fnmatchcase(template, p) or fnmatch.fnmatchcase(path, p) for p in self.exclude
-        )
+        match = self._excluded
+        return match is not None and (match(template) is not None or match(path) is not None)
 
     def sensitivity_of(self, template: str) -> EndpointSensitivity | str:
         found = self.sensitivity.get(template)
         if found is not None:
             return found
-        for pattern, value in self.sensitivity.items():
-            if fnmatch.fnmatchcase(template, pattern):
+        for match, value in self._sensitivity_patterns:
+            if match(template):
                 return value
         return self.default_sensitivity
 

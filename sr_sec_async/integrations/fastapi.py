@@ -202,10 +202,11 @@ class SecurityLoggingMiddleware:
         policy = self.policy
         if policy.excluded(template, path):
             return
+        view = _asgi_view(scope)
         context = holder.context
         if context is None:
             context = create_security_context(
-                scope,
+                view,
                 scope.get("session"),
                 logger=policy.logger,
                 trusted_proxy_headers=policy.trusted_proxy_headers,
@@ -215,7 +216,7 @@ class SecurityLoggingMiddleware:
             template=template,
             method=scope.get("method"),
             status_code=status_code,
-            header=_asgi_view(scope).header,
+            header=view.header,
         )
         if fields is not None:
             endpoint = scope.get("endpoint")

@@ -332,12 +332,13 @@ def create_security_context(
             method = http_method_of(view.method)
             if method is not None:
                 found["http_method"] = method
-    email = _email(session)
-    if email:
-        found["actor_identifier"] = email
-    sid = session_id_of(session)
-    if sid:
-        found["session_id"] = sid
+    if session is not None:
+        email = _email(session)
+        if email:
+            found["actor_identifier"] = email
+        sid = session_id_of(session)
+        if sid:
+            found["session_id"] = sid
     return cast(SecurityContext, {k: found[k] for k in CONTEXT_FIELDS if k in found})
 
 

@@ -46,7 +46,16 @@ def _choices(enum: type[StrEnum]) -> dict[str, str]:
 class CompiledSpec:
     """An ``EventSpec`` turned into the flat tables the hot path walks."""
 
-    __slots__ = ("allowed", "checks", "default_event_type", "event_types", "spec")
+    __slots__ = (
+        "_defaults",
+        "allowed",
+        "checks",
+        "default_event_type",
+        "event_types",
+        "kinds",
+        "required",
+        "spec",
+    )
 
     def __init__(self, spec: EventSpec) -> None:
         self.spec = spec
@@ -59,9 +68,33 @@ class CompiledSpec:
             )
             checks.append((name, name in required, kind, choices))
         self.checks = tuple(checks)
+        #: name -> (kind, choices), for the fast path
+        self.kinds = {name: (kind, choices) for name, _, kind, choices in checks}
+        self.required = frozenset(name for name, req, _, _ in checks if req)
+        self._defaults: tuple[Mapping[str, str], dict[str, Any] | None] | None = None
         self.allowed = frozenset(spec.fields) | {"event_type"}
         self.event_types = {t: t for t in spec.event_types}
         self.default_event_type = spec.event_types[0] if len(spec.event_types) == 1 else None
+
+    def default_values(self, defaults: Mapping[str, str]) -> dict[str, Any] | None:
+        """The spec's fields taken from ``defaults``, checked once per defaults
+        mapping (a logger's, resolved at init and never changed); ``None``
+        when one of them is not plainly valid."""
+        cached = self._defaults
+        if cached is not None and cached[0] is defaults:
+            return cached[1]
+        values: dict[str, Any] | None = {}
+        for name, value in defaults.items():
+            entry = self.kinds.get(name)
+            if value is None or entry is None or values is None:
+                continue
+            cleaned = _fast_value(entry[0], entry[1], value)
+            if cleaned is _BAD:
+                values = None
+            else:
+                values[name] = cleaned
+        self._defaults = (defaults, values)
+        return values
 
 
 def compile_spec(spec: EventSpec) -> CompiledSpec:
@@ -97,6 +130,74 @@ def _check_context(value: Any) -> tuple[dict[str, Any] | None, str | None]:
     return dict(value), None
 
 
+_BAD = object()  # the fast path's "not sure: ask the full validation"
+
+
+def _fast_value(kind: Any, choices: dict[str, str] | None, value: Any) -> Any:
+    """The cleaned value when it is plainly valid, else ``_BAD``. Anything
+    unusual (a ``str`` subclass as text, a non-dict mapping) is left to the
+    full validation, which alone words the error messages."""
+    if kind is TEXT:
+        if type(value) is str and value and not value.isspace():
+            return value
+        return _BAD
+    if choices is not None:
+        # StrEnum members hash and compare as their values.
+        return choices.get(value, _BAD) if isinstance(value, str) else _BAD
+    if kind is CONTEXT:
+        if (
+            type(value) is dict
+            and all(type(k) is str for k in value)
+            and RESERVED_FIELDS.isdisjoint(value)
+        ):
+            return dict(value)
+        return _BAD
+    items, err = _check_list("", value, kind is ID_LIST)
+    return _BAD if err is not None else items
+
+
+def _fast_validate(
+    compiled: CompiledSpec, fields: Mapping[str, Any], defaults: Mapping[str, str]
+) -> tuple[dict[str, Any], str] | None:
+    """``(values, event_type)`` for a call with no problem at all, walking only
+    the fields given; ``None`` sends the call to the full validation. Whatever
+    it accepts, ``_full_validate`` accepts with the same values."""
+    kinds = compiled.kinds
+    values = compiled.default_values(defaults)
+    if values is None:
+        return None
+    values = dict(values)
+    for name, value in fields.items():
+        entry = kinds.get(name)
+        if entry is None:
+            if name == "event_type":
+                continue
+            return None
+        if value is None:
+            continue
+        kind, choices = entry
+        if kind is TEXT:  # most fields: inline the check
+            if type(value) is not str or not value or value.isspace():
+                return None
+        else:
+            value = _fast_value(kind, choices, value)
+            if value is _BAD:
+                return None
+        values[name] = value
+    if not compiled.required.issubset(values):
+        return None
+    event_type = fields.get("event_type")
+    if event_type is None:
+        event_type = compiled.default_event_type
+    elif isinstance(event_type, str):
+        event_type = compiled.event_types.get(event_type)
+    else:
+        return None
+    if event_type is None:
+        return None
+    return values, event_type
+
+
 def validate(
     compiled: CompiledSpec, fields: Mapping[str, Any], defaults: Mapping[str, str]
 ) -> tuple[dict[str, Any], str, str | None]:
@@ -104,7 +205,18 @@ def validate(
 
     ``None`` counts as "not given", so an environment field left ``None`` in a
     call falls back to ``defaults`` (init arguments, then environment variables).
+    A valid call is checked by a fast pass over the given fields alone; any
+    doubt goes to the full pass, which names every problem.
     """
+    fast = _fast_validate(compiled, fields, defaults)
+    if fast is not None:
+        return fast[0], fast[1], None
+    return _full_validate(compiled, fields, defaults)
+
+
+def _full_validate(
+    compiled: CompiledSpec, fields: Mapping[str, Any], defaults: Mapping[str, str]
+) -> tuple[dict[str, Any], str, str | None]:
     values: dict[str, Any] = {}
     missing: list[str] = []
     problems: list[str] = []

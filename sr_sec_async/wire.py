@@ -60,12 +60,41 @@ class _Clock:
 utc_timestamp = _Clock().now
 
 
-def new_event_uuid() -> str:
-    """A random (version 4, RFC 4122 variant) UUID in canonical lowercase form."""
-    raw = int.from_bytes(os.urandom(16))
-    raw = (raw & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
-    h = f"{raw:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
+
+class _UuidSource:
+    """Random (version 4, RFC 4122 variant) UUIDs from ``os.urandom``, read
+    4 KiB at a time so that one system call serves 128 UUIDs. The buffer is
+    dropped in a forked child, which must not repeat its parent's UUIDs."""
+
+    __slots__ = ("hex", "pos")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.hex = ""
+        self.pos = 0
+
+    def new(self) -> str:
+        pos = self.pos
+        h = self.hex
+        if pos >= len(h):
+            h = self.hex = os.urandom(4096).hex()
+            pos = 0
+        self.pos = pos + 32
+        return (
+            f"{h[pos : pos + 8]}-{h[pos + 8 : pos + 12]}-4{h[pos + 13 : pos + 16]}-"
+            f"{_VARIANT[h[pos + 16]]}{h[pos + 17 : pos + 20]}-{h[pos + 20 : pos + 32]}"
+        )
+
+
+_uuids = _UuidSource()
+os.register_at_fork(after_in_child=_uuids.reset)
+
+#: A random (version 4, RFC 4122 variant) UUID in canonical lowercase form.
+new_event_uuid = _uuids.new
 
 
 _ATTRIBUTES: dict[str, tuple[dict[str, Any], int]] = {}

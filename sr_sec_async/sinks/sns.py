@@ -10,6 +10,7 @@ import aioboto3
 from aiobotocore.config import AioConfig
 
 from ..config import RegionTarget, Settings
+from . import fastpath
 
 __all__ = ["SnsSink"]
 
@@ -41,6 +42,7 @@ class SnsSink:
             read_timeout=max(timeout, 5.0),
             retries={"total_max_attempts": 1},
             max_pool_connections=max(4, self._settings.max_in_flight * 2),
+            **fastpath.client_config_overrides(),
         )
         stack = contextlib.AsyncExitStack()
         try:
@@ -53,6 +55,7 @@ class SnsSink:
                         config=config,
                     )
                 )
+                fastpath.tune_client(client)
                 self._clients[target.name] = client
         except BaseException:
             await stack.aclose()

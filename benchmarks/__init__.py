@@ -1,0 +1,1 @@
+"""Benchmarks for sr_sec_async (not part of the installed package)."""

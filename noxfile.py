@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests lint typecheck demo``."""
+"""Developer sessions: ``nox -s tests lint typecheck demo benchmarks``."""
 
 from __future__ import annotations
 
@@ -31,3 +31,10 @@ def typecheck(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     session.install("-e", ".[demo]")
     session.run("python", "-m", "sr_sec_async", "demo", *session.posargs)
+
+
+@nox.session(python="3.11")
+def benchmarks(session: nox.Session) -> None:
+    """Every scenario side by side; ``nox -s benchmarks -- --quick --json out.json``."""
+    session.install("-e", ".[bench]")
+    session.run("python", "-m", "benchmarks", *session.posargs)

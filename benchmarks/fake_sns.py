@@ -74,14 +74,19 @@ def _error(code: str, message: str, status: int = 400) -> web.Response:
 class FakeSns:
     """The request handler and its counters."""
 
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, capture: bool = False) -> None:
         self.latency = latency
+        #: Raw request bodies, kept only when ``capture`` is set (for tests).
+        self.captured: list[bytes] | None = [] if capture else None
         self.requests = 0
         self.messages = 0
         self.rejected = 0
 
     async def handle(self, request: web.Request) -> web.Response:
-        form = dict(parse_qsl((await request.read()).decode(), keep_blank_values=True))
+        raw = await request.read()
+        if self.captured is not None:
+            self.captured.append(raw)
+        form = dict(parse_qsl(raw.decode(), keep_blank_values=True))
         if self.latency:
             await asyncio.sleep(self.latency)
         self.requests += 1
@@ -126,10 +131,12 @@ class FakeSns:
         return web.Response(body=body.encode(), content_type="text/xml")
 
 
-async def serve(latency: float = 0.0, port: int = 0) -> tuple[web.AppRunner, FakeSns, str]:
+async def serve(
+    latency: float = 0.0, port: int = 0, capture: bool = False
+) -> tuple[web.AppRunner, FakeSns, str]:
     """Start the fake on 127.0.0.1; returns the runner (``await runner.cleanup()``
     to stop), the handler with its counters, and the endpoint URL."""
-    fake = FakeSns(latency)
+    fake = FakeSns(latency, capture)
     app = web.Application(client_max_size=4 * MAX_BYTES)
     app.router.add_post("/", fake.handle)
     runner = web.AppRunner(app, access_log=None)

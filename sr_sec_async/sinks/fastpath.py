@@ -114,6 +114,8 @@ def _yarl_quote() -> Callable[[str], str] | None:
     fixups = [(c, _BYTE_ESCAPES[c]) for c in left_as_is]
 
     def quote(text: str) -> str:
+        if not text.isascii():
+            text.encode("utf-8")  # yarl drops lone surrogates: raise as botocore does
         out = quoter(text)
         for char, escape in fixups:
             if char in out:
@@ -140,7 +142,9 @@ def _pick_quote() -> Callable[[str], str]:
             continue
         try:
             if candidate(_PROBE) == _reference(_PROBE) and candidate("") == "":
-                return candidate
+                candidate("\ud800")  # must raise UnicodeEncodeError, as botocore does
+        except UnicodeEncodeError:
+            return candidate
         except Exception:  # pragma: no cover - a broken quoter is skipped
             pass
     return _reference  # pragma: no cover - _python_quote always matches

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import uuid
 from typing import Any
@@ -199,3 +200,18 @@ def test_message_attributes_allow_filtering() -> None:
     assert wire.attributes_size("role_assign") == len(
         "event_type" + "String" + "role_assign" + "log_category" + "String" + "authz_n_access"
     )
+
+
+def test_forked_child_does_not_repeat_parent_uuids() -> None:
+    wire.new_event_uuid()  # the random buffer is now filled in the parent
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report its next UUIDs and leave at once
+        os.write(write_end, ",".join(wire.new_event_uuid() for _ in range(20)).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        child = set(pipe.read().decode().split(","))
+    os.waitpid(pid, 0)
+    parent = {wire.new_event_uuid() for _ in range(20)}
+    assert len(child) == 20 and not child & parent

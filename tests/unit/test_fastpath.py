@@ -251,6 +251,30 @@ def test_user_agent_is_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
         assert client._user_agent_creator.to_string() == "Botocore/1 ua/2.1"
     assert len(calls) == 1
     assert [name for name, _ in client.meta.events.registered] == [
-        "before-call.sns.Publish",
-        "before-call.sns.PublishBatch",
+        f"{event}.sns.{operation}"
+        for operation in ("Publish", "PublishBatch")
+        for event in ("before-parameter-build", "before-call", "before-send", "after-call")
     ]
+
+
+@pytest.mark.anyio
+async def test_tuned_client_yields_to_the_loop_during_a_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pauses: list[int] = []
+    original = fastpath._pause
+
+    async def counting() -> None:
+        pauses.append(1)
+        await original()
+
+    monkeypatch.setattr(fastpath, "_pause", counting)
+    async with capturing() as (_fake, url):
+        async with sns_client(url, tuned=False) as stock:
+            await stock.publish_batch(**batch_params())
+        assert pauses == []
+        async with sns_client(url, tuned=True) as tuned:
+            await tuned.publish_batch(**batch_params())
+            assert len(pauses) == len(fastpath._HANDLERS)
+            await tuned.publish(**PUBLISH)
+            assert len(pauses) == 2 * len(fastpath._HANDLERS)

@@ -62,21 +62,18 @@ ENV = {
 LOGIN: dict[str, Any] = {
     "event_type": s.EventType.LOGIN_ATTEMPT,
     "status": s.Status.SUCCESS,
-    "actor_identifier": "alice.example@customer-domain.example.com",
+    "actor_identifier": "alice@customer.example.com",
     "actor_type": s.ActorType.HUMAN_INTERNAL,
-    "session_id": "sess-7f3c2a9e-41d2-4b7a-9c1e-2f8d6b5a4c3d",
+    "session_id": "sess-7f3c2a9e41d24b7a",
     "source_ip_address": "203.0.113.42",
-    "user_agent": (
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
-        "(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
-    ),
+    "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:124.0) Gecko/20100101 Firefox/124.0",
     "user_role": s.UserRole.ADMIN,
     "auth_protocol": s.AuthProtocol.OAUTH2_JWT,
     "detail": s.Detail.USER_INITIATED,
-    "device_id": "device-5d0c8f7a-2b1e-4c3d-9a8b-7e6f5d4c3b2a",
+    "device_id": "device-5d0c8f7a2b1e",
     "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
     "span_id": "00f067aa0ba902b7",
-    "context": {"tenant": "acme-industries", "request_path": "/api/v2/session", "mfa": True},
+    "context": {"tenant": "acme", "mfa": True},
 }
 
 
@@ -447,12 +444,12 @@ async def memory_per_event(endpoint: Endpoint, n: int) -> dict[str, Any]:
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    results = [logger._accept("log_user_login", LOGIN) for _ in range(n)]
+    for _ in range(n):
+        logger._accept("log_user_login", LOGIN)  # the caller drops the result
     gc.collect()
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
     body = len(s.get_security_logger()._publisher._queue[-1].body)  # type: ignore[union-attr]
-    del results
     await s.shutdown_security_logging(60)
     return {"events": n, "bytes_per_event": round(used / n), "wire_bytes_per_event": body}
 

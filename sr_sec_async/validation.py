@@ -50,11 +50,13 @@ class CompiledSpec:
         "_defaults",
         "allowed",
         "checks",
+        "choices_of",
         "default_event_type",
         "event_types",
         "kinds",
         "required",
         "spec",
+        "text_names",
     )
 
     def __init__(self, spec: EventSpec) -> None:
@@ -71,6 +73,8 @@ class CompiledSpec:
         #: name -> (kind, choices), for the fast path
         self.kinds = {name: (kind, choices) for name, _, kind, choices in checks}
         self.required = frozenset(name for name, req, _, _ in checks if req)
+        self.text_names = frozenset(name for name, _, kind, _ in checks if kind is TEXT)
+        self.choices_of = {name: choices for name, _, _, choices in checks if choices is not None}
         self._defaults: tuple[Mapping[str, str], dict[str, Any] | None] | None = None
         self.allowed = frozenset(spec.fields) | {"event_type"}
         self.event_types = {t: t for t in spec.event_types}
@@ -162,27 +166,40 @@ def _fast_validate(
     """``(values, event_type)`` for a call with no problem at all, walking only
     the fields given; ``None`` sends the call to the full validation. Whatever
     it accepts, ``_full_validate`` accepts with the same values."""
-    kinds = compiled.kinds
-    values = compiled.default_values(defaults)
-    if values is None:
+    defaults_checked = compiled.default_values(defaults)
+    if defaults_checked is None:
         return None
-    values = dict(values)
+    values = dict(defaults_checked)
+    text = compiled.text_names
+    choices_of = compiled.choices_of
     for name, value in fields.items():
-        entry = kinds.get(name)
+        if name in text:  # most fields: checked inline
+            if type(value) is str and value and not value.isspace():
+                values[name] = value
+                continue
+            if value is None:
+                continue
+            return None
+        choices = choices_of.get(name)
+        if choices is not None:
+            if value is None:
+                continue
+            # StrEnum members hash and compare as their values.
+            canonical = choices.get(value) if isinstance(value, str) else None
+            if canonical is None:
+                return None
+            values[name] = canonical
+            continue
+        entry = compiled.kinds.get(name)
         if entry is None:
             if name == "event_type":
                 continue
             return None
         if value is None:
             continue
-        kind, choices = entry
-        if kind is TEXT:  # most fields: inline the check
-            if type(value) is not str or not value or value.isspace():
-                return None
-        else:
-            value = _fast_value(kind, choices, value)
-            if value is _BAD:
-                return None
+        value = _fast_value(entry[0], entry[1], value)
+        if value is _BAD:
+            return None
         values[name] = value
     if not compiled.required.issubset(values):
         return None

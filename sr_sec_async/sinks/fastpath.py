@@ -8,7 +8,8 @@ library does not need, all on the application's event loop:
   to send it;
 * rebuilding the ``User-Agent`` string for every request, twice;
 * validating the parameters against the service model, although the library
-  built them itself from events it had already validated.
+  built them itself from events it had already validated;
+* walking the service model to serialize every ``PublishBatch`` entry.
 
 A request's CPU also arrives in one piece: aiobotocore runs everything from
 building the parameters to writing the socket without giving the loop back,
@@ -18,10 +19,12 @@ coroutine. The tuned client yields to the loop at four points of a request
 and after parsing the response), so the application's callbacks run between.
 
 ``tune_client`` removes those costs without changing what goes on the wire:
-a ``before-call`` handler form-encodes the serialized body once, to exactly
-the bytes stock botocore would send (checked at import against
-``urllib.parse.urlencode`` itself); the user agent is computed once per client;
-and ``client_config_overrides`` turns parameter validation off.
+``PublishBatch`` bodies are built straight from the parameters and other
+bodies are form-encoded once by a ``before-call`` handler, to exactly the
+bytes stock botocore would send (the encoder is checked at import against
+``urllib.parse.quote_plus`` itself, the rest by the tests); the user agent is
+computed once per client; and ``client_config_overrides`` turns parameter
+validation off.
 
 Every piece is guarded. On an aiobotocore or botocore release outside the
 range the library was checked against, or when the client lacks the internals
@@ -39,6 +42,7 @@ from urllib.parse import quote_plus
 
 import aiobotocore
 import botocore
+from botocore.validate import ParamValidationDecorator
 
 __all__ = [
     "DISABLE_ENV",
@@ -168,6 +172,100 @@ def form_encode(body: dict[str, str]) -> str:
     return "&".join([f"{q(k)}={q(v)}" for k, v in body.items()])
 
 
+_short: dict[str, str] = {}
+
+
+def _quote_short(text: str) -> str:
+    """``_quote`` for the few short strings that recur in every request
+    (entry ids, attribute names and values), remembered."""
+    quoted = _short.get(text)
+    if quoted is None:
+        quoted = _quote(text)
+        if len(_short) < 4096:
+            _short[text] = quoted
+    return quoted
+
+
+_ENTRY_TEXT = frozenset({"Id", "Message", "Subject", "MessageStructure", "MessageGroupId"})
+_ATTRIBUTE_TEXT = ("DataType", "StringValue")
+
+
+def publish_batch_form(params: dict[str, Any]) -> str | None:
+    """The form-encoded parameters of a ``PublishBatch`` request, built straight
+    from the parameters, in the order botocore's query serializer walks them.
+    ``None`` for anything but the shapes this library sends (text values only),
+    which is then left to botocore."""
+    if list(params) != ["TopicArn", "PublishBatchRequestEntries"]:
+        return None
+    arn, entries = params["TopicArn"], params["PublishBatchRequestEntries"]
+    if type(arn) is not str or type(entries) is not list or not entries:
+        return None
+    q, qs = _quote, _quote_short
+    parts = [f"TopicArn={qs(arn)}"]
+    for i, entry in enumerate(entries, 1):
+        if type(entry) is not dict:
+            return None
+        prefix = f"PublishBatchRequestEntries.member.{i}."
+        for key, value in entry.items():
+            if key == "MessageAttributes":
+                if type(value) is not dict or not value:
+                    return None
+                for j, (name, attribute) in enumerate(value.items(), 1):
+                    if type(name) is not str or type(attribute) is not dict:
+                        return None
+                    at = f"{prefix}MessageAttributes.entry.{j}."
+                    parts.append(f"{at}Name={qs(name)}")
+                    for field, text in attribute.items():
+                        if field not in _ATTRIBUTE_TEXT or type(text) is not str:
+                            return None
+                        parts.append(f"{at}Value.{field}={qs(text)}")
+            elif key == "MessageDeduplicationId" and type(value) is str:
+                parts.append(f"{prefix}{key}={q(value)}")
+            elif key in _ENTRY_TEXT and type(value) is str:
+                parts.append(f"{prefix}{key}={q(value) if key == 'Message' else qs(value)}")
+            else:
+                return None
+    return "&".join(parts)
+
+
+class _FastSerializer:
+    """Wraps a client's query serializer: ``PublishBatch`` bodies are built by
+    ``publish_batch_form``; everything else goes to botocore's serializer.
+    Installed only on clients whose parameter validation is off."""
+
+    def __init__(self, stock: Any) -> None:
+        self._stock = stock
+        self._skeleton: dict[str, Any] | None = None
+
+    def _request_skeleton(self, operation_model: Any) -> dict[str, Any]:
+        """botocore's own request (method, headers, ...) with only ``Action``
+        and ``Version`` in the body, made once from a probe request."""
+        if self._skeleton is None:
+            probe = {"TopicArn": "arn", "PublishBatchRequestEntries": [{"Id": "0", "Message": "m"}]}
+            request = self._stock.serialize_to_request(probe, operation_model)
+            request["body"] = form_encode(
+                {k: v for k, v in request["body"].items() if k in ("Action", "Version")}
+            )
+            self._skeleton = request
+        return self._skeleton
+
+    def serialize_to_request(self, parameters: Any, operation_model: Any) -> Any:
+        if operation_model.name == "PublishBatch" and type(parameters) is dict:
+            try:
+                form = publish_batch_form(parameters)
+            except UnicodeEncodeError:
+                form = None  # botocore reports it as it always does
+            if form is not None:
+                skeleton = self._request_skeleton(operation_model)
+                request = dict(skeleton, headers=dict(skeleton["headers"]))
+                request["body"] = f"{skeleton['body']}&{form}"
+                return request
+        return self._stock.serialize_to_request(parameters, operation_model)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stock, name)
+
+
 def _encode_body(params: dict[str, Any], **_: Any) -> None:
     """Encode a serialized body once, here, instead of twice later."""
     body = params.get("body")
@@ -228,7 +326,8 @@ def tune_client(client: Any) -> bool:
         service_id = client.meta.service_model.service_id.hyphenize()
         creator = client._user_agent_creator
         user_agent = creator.to_string()
-        if service_id != "sns" or not isinstance(user_agent, str):
+        stock_serializer = client._serializer.serialize_to_request
+        if service_id != "sns" or not isinstance(user_agent, str) or not callable(stock_serializer):
             return False
     except Exception as exc:
         log.info("botocore fast path not installed (%r): using the stock path", exc)
@@ -236,6 +335,8 @@ def tune_client(client: Any) -> bool:
     # One string for the client's lifetime: the same value botocore computes,
     # without rebuilding it twice per request.
     creator.to_string = lambda: user_agent
+    if not isinstance(client._serializer, ParamValidationDecorator):  # validation is off
+        client._serializer = _FastSerializer(client._serializer)
     for operation in OPERATIONS:
         for event, handler in _HANDLERS:
             events.register(

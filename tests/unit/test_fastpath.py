@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import aioboto3
+import botocore.exceptions
 import botocore.session
 import pytest
 from aiobotocore.config import AioConfig
@@ -74,6 +75,7 @@ async def sns_client(url: str, tuned: bool) -> AsyncIterator[Any]:
     ) as client:
         installed = fastpath.tune_client(client) if tuned else False
         assert installed is tuned
+        assert isinstance(client._serializer, fastpath._FastSerializer) is tuned
         yield client
 
 
@@ -124,27 +126,95 @@ async def test_fast_path_sends_the_bytes_stock_botocore_sends(quote_calls: list[
     assert fake.rejected == 0
 
 
-def stock_body(operation: str, params: dict[str, Any]) -> tuple[dict[str, str], str]:
-    """The serialized body botocore builds for ``params`` and the text its own
-    request preparer sends for it."""
+def stock_request(operation: str, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The request botocore's own serializer builds for ``params``, and the
+    body text its own request preparer sends for it."""
     model = botocore.session.get_session().get_service_model("sns").operation_model(operation)
-    request = create_serializer("query").serialize_to_request(params, model)
+    request = create_serializer("query", include_validation=False).serialize_to_request(
+        params, model
+    )
     sent = AWSRequestPreparer()._prepare_body(AWSRequest(data=request["body"]))
+    return request, sent
+
+
+def fast_request(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    model = botocore.session.get_session().get_service_model("sns").operation_model(operation)
+    serializer = fastpath._FastSerializer(create_serializer("query", include_validation=False))
+    request: dict[str, Any] = serializer.serialize_to_request(params, model)
+    return request
+
+
+def stock_body(operation: str, params: dict[str, Any]) -> tuple[dict[str, str], str]:
+    request, sent = stock_request(operation, params)
     return request["body"], sent
 
 
+entry_text = st.text(max_size=300)
+
+
 @settings(max_examples=200, deadline=None)
-@given(messages=st.lists(st.text(max_size=300), min_size=1, max_size=10))
-def test_form_encoding_equals_botocore_for_any_text(messages: list[str]) -> None:
-    params = {
-        "TopicArn": ARN,
-        "PublishBatchRequestEntries": [
-            {"Id": str(i), "Message": m, "MessageAttributes": attributes_of("login_attempt")}
-            for i, m in enumerate(messages)
-        ],
+@given(
+    messages=st.lists(st.tuples(entry_text, entry_text, entry_text), min_size=1, max_size=10),
+    fifo=st.booleans(),
+)
+def test_publish_batch_request_equals_botocore_for_any_text(
+    messages: list[tuple[str, str, str]], fifo: bool
+) -> None:
+    entries = []
+    for i, (message, value, dedup) in enumerate(messages):
+        entry: dict[str, Any] = {
+            "Id": f"id-{i}",
+            "Message": message,
+            "MessageAttributes": {
+                "event_type": {"DataType": "String", "StringValue": value or "x"},
+                "log_category": {"DataType": "String", "StringValue": "authn"},
+            },
+        }
+        if fifo:
+            entry["MessageGroupId"] = value or "g"
+            entry["MessageDeduplicationId"] = dedup or "d"
+        entries.append(entry)
+    params = {"TopicArn": ARN, "PublishBatchRequestEntries": entries}
+    stock, sent = stock_request("PublishBatch", params)
+    fast = fast_request("PublishBatch", params)
+    assert fast["body"] == sent  # built straight from the parameters
+    assert fastpath.form_encode(stock["body"]) == sent  # encoded from botocore's dict
+    assert {k: v for k, v in fast.items() if k != "body"} == {
+        k: v for k, v in stock.items() if k != "body"
     }
-    body, sent = stock_body("PublishBatch", params)
-    assert fastpath.form_encode(body) == sent
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"TopicArn": ARN, "PublishBatchRequestEntries": []},
+        {"PublishBatchRequestEntries": [{"Id": "0", "Message": "m"}], "TopicArn": ARN},
+        {"TopicArn": ARN, "PublishBatchRequestEntries": [{"Id": "0", "Message": 5}]},
+        {
+            "TopicArn": ARN,
+            "PublishBatchRequestEntries": [
+                {
+                    "Id": "0",
+                    "Message": "m",
+                    "MessageAttributes": {"n": {"DataType": "Binary", "BinaryValue": b"x"}},
+                }
+            ],
+        },
+        {
+            "TopicArn": ARN,
+            "PublishBatchRequestEntries": [{"Id": "0", "Message": "m", "Other": "x"}],
+        },
+    ],
+)
+def test_unusual_publish_batch_parameters_go_to_botocore(params: dict[str, Any]) -> None:
+    assert fastpath.publish_batch_form(params) is None
+    try:
+        stock, _sent = stock_request("PublishBatch", params)
+    except Exception as exc:  # botocore rejects it: so must the wrapped serializer
+        with pytest.raises(type(exc)):
+            fast_request("PublishBatch", params)
+    else:
+        assert fast_request("PublishBatch", params) == stock  # stock serializer, untouched
 
 
 def test_both_encoders_match_botocore_on_every_byte_value() -> None:
@@ -236,17 +306,26 @@ def test_user_agent_is_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
         def hyphenize(self) -> str:
             return "sns"
 
+    class Serializer:
+        def serialize_to_request(self, parameters: Any, operation_model: Any) -> Any:
+            return {}
+
     class Client:
         def __init__(self) -> None:
             self._user_agent_creator = Creator()
+            self._serializer = Serializer()
             self.meta = type(
                 "Meta",
                 (),
-                {"events": Events(), "service_model": type("M", (), {"service_id": ServiceId()})},
+                {
+                    "events": Events(),
+                    "service_model": type("M", (), {"service_id": ServiceId()}),
+                },
             )()
 
     client = Client()
     assert fastpath.tune_client(client)
+    assert isinstance(client._serializer, fastpath._FastSerializer)
     for _ in range(3):
         assert client._user_agent_creator.to_string() == "Botocore/1 ua/2.1"
     assert len(calls) == 1
@@ -278,3 +357,21 @@ async def test_tuned_client_yields_to_the_loop_during_a_request(
             assert len(pauses) == len(fastpath._HANDLERS)
             await tuned.publish(**PUBLISH)
             assert len(pauses) == 2 * len(fastpath._HANDLERS)
+
+
+@pytest.mark.anyio
+async def test_validating_client_keeps_botocore_serializer() -> None:
+    """The direct ``PublishBatch`` serializer skips validation, so it is only
+    installed where the client's parameter validation is off."""
+    async with capturing() as (fake, url):
+        session = aioboto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+        config = AioConfig(retries={"total_max_attempts": 1}, parameter_validation=True)
+        async with session.client(
+            "sns", region_name="us-west-2", endpoint_url=url, config=config
+        ) as client:
+            assert fastpath.tune_client(client)
+            assert not isinstance(client._serializer, fastpath._FastSerializer)
+            await send_all(client)
+            with pytest.raises(botocore.exceptions.ParamValidationError):
+                await client.publish_batch(TopicArn=ARN, PublishBatchRequestEntries=[{"Id": 1}])
+    assert fake.captured is not None and len(fake.captured) == 3 and fake.rejected == 0

@@ -152,7 +152,7 @@ def stock_body(operation: str, params: dict[str, Any]) -> tuple[dict[str, str], 
 entry_text = st.text(max_size=300)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     messages=st.lists(st.tuples(entry_text, entry_text, entry_text), min_size=1, max_size=10),
     fifo=st.booleans(),

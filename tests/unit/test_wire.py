@@ -215,3 +215,10 @@ def test_forked_child_does_not_repeat_parent_uuids() -> None:
     os.waitpid(pid, 0)
     parent = {wire.new_event_uuid() for _ in range(20)}
     assert len(child) == 20 and not child & parent
+
+
+def test_ids_needing_no_escape_are_exactly_those_msgspec_leaves_alone() -> None:
+    """The splitter counts a plain id as ``len(id) + 2`` bytes without encoding it."""
+    for char in map(chr, range(128)):
+        plain = wire._NEEDS_ESCAPE.search(char) is None
+        assert (len(wire._encode(char)) == 3) == plain, repr(char)

@@ -63,6 +63,7 @@ from .fields import (
 )
 from .logger import SecurityLogger
 from .results import Delivery, DeliverySummary, LogResult, Receipt
+from .spool import SpoolStats
 from .supervisor import FailoverMetrics
 
 __version__ = "0.1.0"
@@ -93,6 +94,7 @@ __all__ = [
     "SecurityContext",
     "SecurityLogger",
     "SecurityLoggingError",
+    "SpoolStats",
     "Status",
     "UserRole",
     "ValidationError",

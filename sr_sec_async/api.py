@@ -28,6 +28,7 @@ __all__ = [
 _default: SecurityLogger | None = None
 _retired: list[SecurityLogger] = []
 _background: set[asyncio.Task[Any]] = set()
+_shutting_down = False  # fire_and_forget refuses new work while set
 
 
 def init_security_logging(**settings: Any) -> SecurityLogger:
@@ -78,8 +79,8 @@ async def _observe(awaitable: Awaitable[Any], event_type: str | None) -> Any:
     except Exception as exc:
         report_error(exc, event_type)
         return None
-    if isinstance(result, LogResult) and result.status == "failure":
-        report_error(ValidationError(result.message), event_type)
+    if isinstance(result, LogResult) and result.status == "failure" and result.reason is None:
+        report_error(ValidationError(result.message), event_type)  # (refusals: reported)
     return result
 
 
@@ -92,7 +93,7 @@ def fire_and_forget(
     ``LogResult`` with status "failure", goes to the error handler — never
     unobserved. The caller recorded in the event is the function that called
     ``fire_and_forget``. Returns the task, or ``None`` (after reporting) when
-    no event loop is running.
+    no event loop is running or logging is shutting down or shut down.
     """
     try:
         loop = asyncio.get_running_loop()
@@ -101,19 +102,33 @@ def fire_and_forget(
             awaitable.close()
         report_error(RuntimeError("fire_and_forget needs a running event loop"), event_type)
         return None
+    logger = _default
+    if _shutting_down or (logger is not None and logger.closed):
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()
+        if logger is not None:
+            logger.refused("shut_down", event_type, "Security logging is shutting down")
+        return None
     context = contextvars.copy_context()
     context.run(SPAWNER.set, find_caller(2))
-    task = loop.create_task(_observe(awaitable, event_type), context=context)
+    task = loop.create_task(
+        _observe(awaitable, event_type), name="sr_sec_async-fire_and_forget", context=context
+    )
     _background.add(task)
     task.add_done_callback(_background.discard)
     return task
 
 
 async def _wait_background(timeout: float | None) -> None:
+    """Wait for this loop's background tasks, including ones they spawn."""
     loop = asyncio.get_running_loop()
-    mine = [t for t in _background if t.get_loop() is loop and t is not asyncio.current_task()]
-    if mine:
-        await asyncio.wait(mine, timeout=timeout)
+    deadline = None if timeout is None else loop.time() + timeout
+    current = asyncio.current_task()
+    while mine := [t for t in _background if t.get_loop() is loop and t is not current]:
+        left = None if deadline is None else deadline - loop.time()
+        if left is not None and left <= 0:
+            return
+        await asyncio.wait(mine, timeout=left)
 
 
 async def flush_security_logging(timeout: float | None = None) -> DeliverySummary:
@@ -124,17 +139,30 @@ async def flush_security_logging(timeout: float | None = None) -> DeliverySummar
 
 
 async def shutdown_security_logging(timeout: float | None = None) -> DeliverySummary:
-    """Stop accepting events, deliver what is queued within ``timeout``, then
-    close the SNS clients. Later ``log_*`` calls return a failure result."""
-    if _retired:
-        _retire_in_background()
-    await _wait_background(timeout)
-    logger = _default
-    if logger is None:
-        return DeliverySummary(0, 0, 0)
-    summary = await logger.shutdown(timeout)
-    await _wait_background(timeout)
-    return summary
+    """Stop intake, let ``fire_and_forget`` tasks spawned before finish,
+    deliver what is queued, then close the SNS clients, all within
+    ``timeout`` seconds. ``fire_and_forget`` calls from now on, and later
+    ``log_*`` calls, are refused (counted, reported, never sent)."""
+    global _shutting_down
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+
+    def remaining() -> float | None:
+        return None if deadline is None else max(0.0, deadline - loop.time())
+
+    _shutting_down = True
+    try:
+        if _retired:
+            _retire_in_background()
+        await _wait_background(remaining())
+        logger = _default
+        if logger is None:
+            return DeliverySummary(0, 0, 0)
+        summary = await logger.shutdown(remaining())
+        await _wait_background(remaining())
+        return summary
+    finally:
+        _shutting_down = False
 
 
 def get_failover_metrics() -> FailoverMetrics:

@@ -28,6 +28,12 @@ DEFAULT_REGION = "us-west-2"
 
 _TRUE = {"1", "true", "yes", "on"}
 
+#: What an event meets when the queue is full: ``wait`` (an awaited call waits
+#: up to ``queue_wait_timeout`` for room, then is refused), ``drop`` (refused at
+#: once), ``spool`` (written to the on-disk spool; needs ``spool_dir``).
+OVERFLOW_POLICIES = ("wait", "drop", "spool")
+DEFAULT_SPOOL_MAX_BYTES = 64 * 1024 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class AwsCredentials:
@@ -73,6 +79,19 @@ class Settings:
     retry_budget: float = 600.0
     #: Seconds the failover region gets per batch (the primary gets ``primary_timeout``).
     failover_timeout: float = 5.0
+    overflow_policy: str = "wait"
+    queue_wait_timeout: float = 1.0
+    #: The spool's one switch: a directory turns it on (``None``: off).
+    spool_dir: str | None = None
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES
+    spool_fsync: bool = True
+    spool_replay_interval: float = 5.0
+    #: Part of a shutdown's timeout kept for in-flight batches to finish.
+    shutdown_grace: float = 2.0
+    #: At most ``warning_burst`` reports per reason in each ``warning_interval``
+    #: seconds; the rest are counted and summed up in the next report.
+    warning_interval: float = 10.0
+    warning_burst: int = 100
     problems: tuple[str, ...] = field(default=())
 
 
@@ -125,10 +144,30 @@ def resolve_settings(
     breaker_cooldown: float = 60.0,
     retry_budget: float = 600.0,
     failover_timeout: float = 5.0,
+    overflow_policy: str | None = None,
+    queue_wait_timeout: float = 1.0,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_BYTES,
+    spool_fsync: bool = True,
+    spool_replay_interval: float = 5.0,
+    shutdown_grace: float = 2.0,
+    warning_interval: float = 10.0,
+    warning_burst: int = 100,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     env = os.environ if environ is None else environ
     problems: list[str] = []
+
+    spool = spool_dir if spool_dir is not None else env.get("SECURITY_LOGS_SPOOL_DIR") or None
+    policy = (overflow_policy or env.get("SECURITY_LOGS_OVERFLOW_POLICY") or "wait").lower()
+    if policy not in OVERFLOW_POLICIES:
+        problems.append(
+            f"overflow_policy {policy!r} is not one of {', '.join(OVERFLOW_POLICIES)}; using 'wait'"
+        )
+        policy = "wait"
+    if policy == "spool" and spool is None:
+        problems.append("overflow_policy 'spool' needs spool_dir; using 'wait'")
+        policy = "wait"
 
     if test_mode is None:
         test_mode = env.get("SECURITY_LOGS_TEST_MODE", "").strip().lower() in _TRUE
@@ -203,5 +242,14 @@ def resolve_settings(
         breaker_cooldown=max(0.0, float(breaker_cooldown)),
         retry_budget=max(0.0, float(retry_budget)),
         failover_timeout=float(failover_timeout),
+        overflow_policy=policy,
+        queue_wait_timeout=max(0.0, float(queue_wait_timeout)),
+        spool_dir=os.fspath(spool) if spool is not None else None,
+        spool_max_bytes=max(4096, int(spool_max_bytes)),
+        spool_fsync=bool(spool_fsync),
+        spool_replay_interval=max(0.01, float(spool_replay_interval)),
+        shutdown_grace=max(0.0, float(shutdown_grace)),
+        warning_interval=max(0.0, float(warning_interval)),
+        warning_burst=max(1, int(warning_burst)),
         problems=tuple(problems),
     )

@@ -31,11 +31,13 @@ class Delivery:
 @dataclass(frozen=True, slots=True)
 class DeliverySummary:
     """Counts of accepted events: ``delivered`` and ``failed`` since the logger
-    started, ``pending`` still queued or in flight when the summary was taken."""
+    started, ``pending`` still queued or in flight when the summary was taken,
+    and ``spooled``: written to the local spool, to be delivered on replay."""
 
     delivered: int
     failed: int
     pending: int
+    spooled: int = 0
 
 
 class Envelope:
@@ -105,7 +107,7 @@ class LogResult:
     problem; nothing was queued.
     """
 
-    __slots__ = ("_envelope", "event_uuid", "message", "status")
+    __slots__ = ("_envelope", "event_uuid", "message", "reason", "status")
 
     def __init__(
         self,
@@ -113,11 +115,15 @@ class LogResult:
         message: str,
         event_uuid: str | None,
         envelope: Envelope | None = None,
+        reason: str | None = None,
     ) -> None:
         self.status = status
         self.message = message
         self.event_uuid = event_uuid
         self._envelope = envelope
+        #: Set when a valid event was refused at intake (``queue_full``,
+        #: ``shut_down``); it was counted and reported already.
+        self.reason = reason
 
     @property
     def ok(self) -> bool:

@@ -134,7 +134,7 @@ def _locate_bad_text(values: dict[str, Any]) -> list[str]:
     for name, value in values.items():
         try:
             _encode(value)
-        except (UnicodeEncodeError, TypeError, ValueError, OverflowError):
+        except (UnicodeEncodeError, TypeError, ValueError, OverflowError, RecursionError):
             bad.append(name)
     return bad
 
@@ -146,7 +146,7 @@ def encode_event(struct: type[SecurityEvent], fields: dict[str, Any]) -> list[by
         fields["record_count"] = len(fields["id_list"])
     try:
         body = _encode(struct(**fields))
-    except (UnicodeEncodeError, TypeError, ValueError, OverflowError) as exc:
+    except (UnicodeEncodeError, TypeError, ValueError, OverflowError, RecursionError) as exc:
         bad = _locate_bad_text(fields)
         where = ", ".join(bad) if bad else "the event"
         raise EncodeError(f"Cannot encode {where} as UTF-8 JSON: {exc}") from None

@@ -3,8 +3,9 @@
 Everything on the caller's path is synchronous and bounded: nothing waits for
 the network. Delivery happens in the publisher task.
 
-Nothing is lost silently: an event refused at intake (queue full, logger shut
-down) or failed after it was accepted is counted in ``undelivered`` by
+Nothing is lost silently: an event rejected as invalid, refused at intake
+(queue full, logger shut down) or failed after it was accepted is counted in
+``undelivered`` by
 ``(reason, event_type)`` and reported to the error handler: one by one up to
 ``warning_burst`` reports per reason every ``warning_interval`` seconds, the
 others summed up in the next report. A process that exits with events still undelivered says how
@@ -159,7 +160,8 @@ class SecurityLogger:
         self._spooled = 0
         #: Failed events after acceptance, by the first word of their reason.
         self.failures_by_reason: Counter[str] = Counter()
-        #: Every event not delivered (refused at intake or failed), by
+        #: Every event not delivered (rejected as invalid, refused at intake or
+        #: failed after acceptance), by
         #: ``(reason, event_type)``.
         self.undelivered: Counter[tuple[str, str]] = Counter()
         #: Spooled messages sent again: delivered, and failed for good.
@@ -237,8 +239,8 @@ class SecurityLogger:
         except Exception as exc:  # hostile input (a raising __eq__, __iter__, ...)
             result = _rejected(exc)
         if result is not _QUEUE_FULL:
-            if result.status == "failure" and self._failure_listeners:
-                self._notify_failure(_event_type_for(function, fields), "rejected")
+            if result.status == "failure":
+                self._rejected(function, fields)
             return result
         # Back-pressure: under the "wait" policy an awaited call waits for
         # room, up to queue_wait_timeout; "drop" refuses at once; "spool"
@@ -256,8 +258,8 @@ class SecurityLogger:
                 except Exception as exc:
                     result = _rejected(exc)
                 if result is not _QUEUE_FULL:
-                    if result.status == "failure" and self._failure_listeners:
-                        self._notify_failure(_event_type_for(function, fields), "rejected")
+                    if result.status == "failure":
+                        self._rejected(function, fields)
                     return result
         message = f"Queue full ({settings.max_queue_size} messages): event not accepted"
         return self._refuse("queue_full", function, fields, message)
@@ -268,6 +270,13 @@ class SecurityLogger:
         """Count and report an event refused at intake."""
         self.refused(reason, _event_type_for(function, fields), message)
         return LogResult("failure", message, None, reason=reason)
+
+    def _rejected(self, function: str, fields: Mapping[str, Any]) -> None:
+        """Count an invalid event (the caller has the message naming why)."""
+        event_type = _event_type_for(function, fields)
+        self.undelivered[("rejected", event_type)] += 1
+        if self._failure_listeners:
+            self._notify_failure(event_type, "rejected")
 
     def refused(self, reason: str, event_type: str | None, message: str) -> None:
         """Count (by reason and event type) and report, rate-limited, an

@@ -266,3 +266,17 @@ async def test_objects_whose_methods_raise_are_refused_not_raised() -> None:
         result, _ = await one(**overrides)
         assert not result.ok, overrides
         assert result.message
+
+
+@pytestmark_anyio
+async def test_rejected_events_are_counted_by_reason_and_event_type() -> None:
+    logger = s.SecurityLogger(test_mode=True, **ENV)
+    with captured_stdout():
+        await logger.log_user_login(**call_kwargs("log_user_login", user_agent="\ud800"))
+        await logger.log_user_logout(**call_kwargs("log_user_logout", context=HostileMapping()))
+        await logger.log_user_logout(**call_kwargs("log_user_logout", user_role=HostileStr("x")))
+        assert (await logger.log_user_logout(**call_kwargs("log_user_logout"))).ok
+    assert logger.undelivered == {
+        ("rejected", "login_attempt"): 1,
+        ("rejected", "user_logout"): 2,
+    }

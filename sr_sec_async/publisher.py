@@ -161,11 +161,6 @@ class Publisher:
     def spool(self) -> Spool | None:
         return self._spool
 
-    @property
-    def spool_backlog(self) -> int:
-        """Messages handed to the spool writer and not yet on disk."""
-        return len(self._to_spool)
-
     def submit(self, envelope: Envelope, bodies: list[bytes]) -> bool:
         """Queue an event's messages; ``False`` when there is no room for them
         (in the queue or, under the ``spool`` policy, in the spool writer's
@@ -365,25 +360,16 @@ class Publisher:
             return
         interval = self._settings.spool_replay_interval
         while not self._closing:
-            records = await spool.run(partial(spool.read_sync, MAX_BATCH_ENTRIES))
-            if not records:
+            try:
+                failed = await self._replay_once(sink, spool)
+            except Exception:  # a disk or library error must not end the replay
+                log.exception("security log spool replay failed; retrying later")
+                failed = True
+            if failed is None:  # nothing to replay: wait for a kick
                 kick.clear()  # (a close() after this sets it again)
                 if not self._closing:
                     await kick.wait()
                 continue
-            messages, done = _replayable(records)
-            batch = take_batch(deque(messages))
-            outcomes = await self._supervisor.deliver(sink, batch) if batch else []
-            failed = False
-            for message, _receipt, error in outcomes:
-                if error is not None and error.startswith(RETRY_EXHAUSTED):
-                    failed = True
-                    continue
-                assert message.spool_offset is not None
-                done.append(message.spool_offset)
-                if self._on_replayed is not None:
-                    self._on_replayed(message, error)
-            await spool.run(partial(spool.ack_sync, done))
             self._replay_failed = failed
             if self._spool_changed is not None:
                 self._spool_changed.set()
@@ -394,6 +380,27 @@ class Publisher:
                         await kick.wait()
                 except TimeoutError:
                     pass
+
+    async def _replay_once(self, sink: SnsSink, spool: Spool) -> bool | None:
+        """Send the oldest spooled batch once and ack what is done with;
+        ``True`` when no region took it, ``None`` when nothing is spooled."""
+        records = await spool.run(partial(spool.read_sync, MAX_BATCH_ENTRIES))
+        if not records:
+            return None
+        messages, done = _replayable(records)
+        batch = take_batch(deque(messages))
+        outcomes = await self._supervisor.deliver(sink, batch) if batch else []
+        failed = False
+        for message, _receipt, error in outcomes:
+            if error is not None and error.startswith(RETRY_EXHAUSTED):
+                failed = True  # stays spooled for the next attempt
+                continue
+            assert message.spool_offset is not None
+            done.append(message.spool_offset)
+            if self._on_replayed is not None:
+                self._on_replayed(message, error)
+        await spool.run(partial(spool.ack_sync, done))
+        return failed
 
     # -- the publisher task ---------------------------------------------------
 
@@ -443,7 +450,7 @@ class Publisher:
             if replayer is not None:
                 assert self._replay_kick is not None
                 self._replay_kick.set()  # it stops between batches once closing
-                await replayer
+                await asyncio.gather(replayer, return_exceptions=True)
         finally:
             if replayer is not None and not replayer.done():
                 replayer.cancel()

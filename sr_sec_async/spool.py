@@ -174,7 +174,7 @@ class Spool:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             header = _LOG_MAGIC + os.urandom(8)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, header, 0)
+            _write_at(fd, header, 0)
             self._sync(fd)
             self._sync_dir()
         self._log = fd
@@ -225,7 +225,7 @@ class Spool:
         data = os.pread(fd, size, 0)
         if data[:8] != _ACKS_MAGIC or data[8:_HEADER_SIZE] != self._generation:
             os.ftruncate(fd, 0)  # another generation's acks (or none): none apply
-            os.pwrite(fd, _ACKS_MAGIC + self._generation, 0)
+            _write_at(fd, _ACKS_MAGIC + self._generation, 0)
             self._sync(fd)
             data = b""
             size = _HEADER_SIZE
@@ -262,8 +262,12 @@ class Spool:
                 chunks.append(record)
                 end += len(record)
             if chunks:
-                os.pwrite(self._log, b"".join(chunks), self._size)
-                self._sync(self._log)
+                try:
+                    _write_at(self._log, b"".join(chunks), self._size)
+                    self._sync(self._log)
+                except OSError:
+                    os.ftruncate(self._log, self._size)  # no torn record left behind
+                    raise
                 self._size = end
                 self._unacked.update(offsets)
                 self._written += len(offsets)
@@ -294,7 +298,7 @@ class Spool:
             if not done:
                 return
             entries = b"".join(_ACK.pack(o, _crc(o.to_bytes(8, "big"))) for o in done)
-            os.pwrite(self._acks, entries, self._acks_size)
+            _write_at(self._acks, entries, self._acks_size)
             self._acks_size += len(entries)
             self._sync(self._acks)
             for o in done:
@@ -309,10 +313,10 @@ class Spool:
         assert self._log is not None and self._acks is not None
         generation = os.urandom(8)
         os.ftruncate(self._acks, 0)
-        os.pwrite(self._acks, _ACKS_MAGIC + generation, 0)
+        _write_at(self._acks, _ACKS_MAGIC + generation, 0)
         self._sync(self._acks)
         os.ftruncate(self._log, 0)
-        os.pwrite(self._log, _LOG_MAGIC + generation, 0)
+        _write_at(self._log, _LOG_MAGIC + generation, 0)
         self._sync(self._log)
         self._generation = generation
         self._size = self._acks_size = _HEADER_SIZE
@@ -341,6 +345,15 @@ class Spool:
                 os.close(fd)
         self._log = self._acks = None
         self._opened = False  # (what is pending stays known until reopened)
+
+
+def _write_at(fd: int, data: bytes, offset: int) -> None:
+    """``pwrite`` all of ``data`` (a short write continues where it stopped)."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
 
 
 def _valid_record_at(data: bytes, pos: int) -> int | None:

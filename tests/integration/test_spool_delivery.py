@@ -158,3 +158,19 @@ async def test_exit_without_shutdown_saves_the_queue_to_the_spool_for_the_next_s
         assert await logger.replay_spool(timeout=30) == 0
     received = await drain_exactly(aws, topic, 5)
     assert sorted(m["session_id"] for m in received) == [f"exit-{i}" for i in range(5)]
+
+
+async def test_a_spool_that_cannot_be_written_fails_events_with_a_reason_not_the_publisher(
+    topic: TopicWithQueue, tmp_path: Path, errors: list[tuple[BaseException, str | None]]
+) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("in the way")
+    dead = closed_port_url()
+    logger = s.SecurityLogger(**outage_settings(topic, topic, dead, not_a_dir))
+    for i in range(3):
+        assert (await logger.log_user_login(**call_kwargs("log_user_login", session_id=f"e{i}"))).ok
+    assert await logger.flush(timeout=20) == s.DeliverySummary(0, 3, 0)
+    assert logger.undelivered == {("spool_error", "login_attempt"): 3}
+    assert {getattr(e, "reason", None) for e, _ in errors} == {"spool_error"}
+    assert (await logger.log_user_logout(**call_kwargs("log_user_logout"))).ok  # still running
+    assert await logger.shutdown(timeout=20) == s.DeliverySummary(0, 4, 0)

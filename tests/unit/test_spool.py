@@ -193,3 +193,37 @@ async def test_file_work_runs_on_the_spool_thread_not_the_loop(tmp_path: Path) -
     assert seen and seen[0].startswith("sr_sec_async-spool")
     assert seen[0] != threading.current_thread().name
     spool.close()
+
+
+def test_short_writes_are_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.pwrite
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, off: real(fd, bytes(data)[:7], off))
+    spool = opened(tmp_path)
+    spool.append_sync([item(i) for i in range(3)])
+    spool.close()
+    monkeypatch.setattr(os, "pwrite", real)
+    assert numbers(opened(tmp_path).read_sync(10)) == [0, 1, 2]
+
+
+def test_a_failed_write_leaves_no_torn_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = opened(tmp_path)
+    spool.append_sync([item(0)])
+    size = os.path.getsize(tmp_path / LOG_NAME)
+    real = os.pwrite
+
+    def disk_full(fd: int, data: bytes, offset: int) -> int:
+        real(fd, bytes(data)[:10], offset)  # part of it reached the file
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", disk_full)
+    with pytest.raises(OSError):
+        spool.append_sync([item(1)])
+    monkeypatch.setattr(os, "pwrite", real)
+    assert os.path.getsize(tmp_path / LOG_NAME) == size
+    spool.append_sync([item(2)])
+    spool.close()
+    again = opened(tmp_path)
+    assert numbers(again.read_sync(10)) == [0, 2] and again.stats().corrupt_bytes == 0
+    again.close()

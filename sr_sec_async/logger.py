@@ -237,7 +237,7 @@ class SecurityLogger:
         try:
             result = self._accept(function, fields)
         except Exception as exc:  # hostile input (a raising __eq__, __iter__, ...)
-            result = _rejected(exc)
+            result = _raised_result(exc)
         if result is not _QUEUE_FULL:
             if result.status == "failure":
                 self._rejected(function, fields)
@@ -256,7 +256,7 @@ class SecurityLogger:
                 try:
                     result = self._accept(function, fields)
                 except Exception as exc:
-                    result = _rejected(exc)
+                    result = _raised_result(exc)
                 if result is not _QUEUE_FULL:
                     if result.status == "failure":
                         self._rejected(function, fields)
@@ -539,7 +539,7 @@ def _one_line(body: bytes) -> str:
     return text.translate(_LINE_BREAKS) if not text.isascii() else text
 
 
-def _rejected(exc: Exception) -> LogResult:
+def _raised_result(exc: Exception) -> LogResult:
     """The failure for input that made processing raise: described, not raised."""
     log.debug("event rejected: processing raised", exc_info=exc)
     try:

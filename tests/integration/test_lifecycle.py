@@ -50,12 +50,11 @@ async def test_shutdown_with_work_still_arriving_accounts_for_every_event(
         while not stop.is_set():
             spawn_login(spawned_so_far[0])
             spawned_so_far[0] += 1
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.001)  # a steady stream, not a loop-saturating flood
         return spawned_so_far[0]
 
     producer = asyncio.create_task(keep_spawning())
-    for _ in range(3):
-        await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
     before = spawned_so_far[0]  # shutdown starts with no await in between
     summary = await s.shutdown_security_logging(timeout=30)
     stop.set()

@@ -33,6 +33,15 @@ class FakeClock:
         return self.now
 
 
+def blocked_queue(
+    aws: LocalAws, topic: TopicWithQueue, policy: str, **extra: Any
+) -> dict[str, Any]:
+    """Settings for a queue of CAPACITY behind one sending slot."""
+    return sns_settings(
+        aws, topic, max_queue_size=CAPACITY, max_in_flight=1, overflow_policy=policy, **extra
+    )
+
+
 async def fill_queue(gate: PublishGate) -> list[str]:
     """One event in flight at the gate, then exactly CAPACITY queued."""
     first = await s.log_user_login(**call_kwargs("log_user_login", session_id="q-0"))
@@ -153,16 +162,7 @@ async def test_spool_policy_spools_the_overflow_and_replays_each_event_once(
         return real_append(self, items)
 
     monkeypatch.setattr(Spool, "append_sync", append_sync)
-    logger = s.init_security_logging(
-        **sns_settings(
-            aws,
-            topic,
-            max_queue_size=CAPACITY,
-            max_in_flight=1,
-            overflow_policy="spool",
-            spool_dir=tmp_path,
-        )
-    )
+    logger = s.init_security_logging(**blocked_queue(aws, topic, "spool", spool_dir=tmp_path))
     accepted = await fill_queue(gate)
     overflow: list[s.LogResult] = []
     for i in range(7):
@@ -194,15 +194,7 @@ async def test_a_full_spool_fails_the_rest_with_reason_spool_full_counted_exactl
 ) -> None:
     gate = PublishGate(monkeypatch)
     logger = s.init_security_logging(
-        **sns_settings(
-            aws,
-            topic,
-            max_queue_size=CAPACITY,
-            max_in_flight=1,
-            overflow_policy="spool",
-            spool_dir=tmp_path,
-            spool_max_bytes=8192,
-        )
+        **blocked_queue(aws, topic, "spool", spool_dir=tmp_path, spool_max_bytes=8192)
     )
     await fill_queue(gate)
     for i in range(30):

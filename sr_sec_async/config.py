@@ -88,6 +88,7 @@ class Settings:
     spool_replay_interval: float = 5.0
     #: Part of a shutdown's timeout kept for in-flight batches to finish.
     shutdown_grace: float = 2.0
+    exit_timeout: float | None = 30.0  # leaving ``async with SecurityLogger``
     #: At most ``warning_burst`` reports per reason in each ``warning_interval``
     #: seconds; the rest are counted and summed up in the next report.
     warning_interval: float = 10.0
@@ -151,6 +152,7 @@ def resolve_settings(
     spool_fsync: bool = True,
     spool_replay_interval: float = 5.0,
     shutdown_grace: float = 2.0,
+    exit_timeout: float | None = 30.0,
     warning_interval: float = 10.0,
     warning_burst: int = 100,
     environ: Mapping[str, str] | None = None,
@@ -169,8 +171,13 @@ def resolve_settings(
         problems.append("overflow_policy 'spool' needs spool_dir; using 'wait'")
         policy = "wait"
 
-    if test_mode is None:
-        test_mode = env.get("SECURITY_LOGS_TEST_MODE", "").strip().lower() in _TRUE
+    raw_test_mode: object = (
+        env.get("SECURITY_LOGS_TEST_MODE", "") if test_mode is None else test_mode
+    )
+    if isinstance(raw_test_mode, str):  # "false" and "0" must not switch test mode on
+        test_mode = raw_test_mode.strip().lower() in _TRUE
+    else:
+        test_mode = bool(raw_test_mode)
 
     fields = environment_fields(env)
     given = {
@@ -249,6 +256,7 @@ def resolve_settings(
         spool_fsync=bool(spool_fsync),
         spool_replay_interval=max(0.01, float(spool_replay_interval)),
         shutdown_grace=max(0.0, float(shutdown_grace)),
+        exit_timeout=None if exit_timeout is None else max(0.0, float(exit_timeout)),
         warning_interval=max(0.0, float(warning_interval)),
         warning_burst=max(1, int(warning_burst)),
         problems=tuple(problems),

@@ -418,15 +418,26 @@ class SecurityLogger:
             except TimeoutError:
                 assert deadline is not None
                 left = await publisher.stop(max(0.0, deadline - loop.time()))
-                if left and publisher.spool is not None:
-                    publisher.spill(left, "shutdown_timeout")
-                else:
-                    publisher.fail(left, "shutdown_timeout: not delivered in time")
+                self._give_up(publisher, left, "shutdown_timeout")
                 await publisher.close()
+            except asyncio.CancelledError:
+                # Cancelled (e.g. a wait_for around ``async with``): stop now so
+                # that no task or client is left behind, then let it through.
+                self._give_up(publisher, await publisher.stop(0.0), "shutdown_cancelled")
+                await publisher.close()
+                raise
         self._warnings.flush()
         if self._cloudwatch is not None:
             await self._cloudwatch.aclose()
         return self.summary()
+
+    @staticmethod
+    def _give_up(publisher: Publisher, left: list[Message], reason: str) -> None:
+        """Spool what shutdown could not deliver, or report it failed."""
+        if left and publisher.spool is not None:
+            publisher.spill(left, reason)
+        else:
+            publisher.fail(left, f"{reason}: not delivered in time")
 
     async def start(self) -> None:
         """Open the publisher now rather than on the first event (optional);
@@ -468,7 +479,9 @@ class SecurityLogger:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.shutdown()
+        """Shut down within the ``exit_timeout`` setting (30 s by default), so a
+        region outage cannot hold the application's exit indefinitely."""
+        await self.shutdown(self._settings.exit_timeout)
 
     # -- the thirteen event functions -------------------------------------------
 

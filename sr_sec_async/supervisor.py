@@ -31,7 +31,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypedDict
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
 
 from .breaker import BreakerState, CircuitBreaker, Ticket
 from .config import RegionTarget, Settings
@@ -124,6 +130,16 @@ class Entry(Protocol):
 Outcome = tuple[Any, Receipt | None, str | None]
 
 
+#: Client-side problems no retry or other region can fix (the failover client
+#: shares the credentials): reported at once as permanent.
+_CONFIGURATION_ERRORS: tuple[type[BaseException], ...] = (
+    NoCredentialsError,
+    PartialCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+)
+
+
 def classify_error(exc: BaseException) -> tuple[bool, str]:
     """``(transient, reason)`` for an exception raised by a request.
 
@@ -138,6 +154,8 @@ def classify_error(exc: BaseException) -> tuple[bool, str]:
         return transient, f"{code}: {err.get('Message', '')}".strip()
     if isinstance(exc, TimeoutError):
         return True, "timeout"
+    if isinstance(exc, _CONFIGURATION_ERRORS):
+        return False, f"configuration: {type(exc).__name__}: {exc}"
     return True, f"{type(exc).__name__}: {exc}"
 
 

@@ -296,7 +296,7 @@ def _full_validate(
         extra = [k for k in fields if k not in compiled.allowed]
         generated = sorted(k for k in extra if k in GENERATED_FIELDS)
         unknown = sorted(
-            _show(k) if not isinstance(k, str) else k
+            k if isinstance(k, str) and k.isidentifier() and k.isascii() else _show(k)
             for k in extra
             if k not in GENERATED_FIELDS and k not in CONTEXT_HELPER_FIELDS
         )

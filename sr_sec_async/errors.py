@@ -7,8 +7,10 @@ the ``sr_sec_async`` logger instead.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 __all__ = [
     "ConfigurationError",
@@ -57,16 +59,46 @@ _handler: ErrorHandler | None = None
 def set_security_logging_error_handler(handler: ErrorHandler | None) -> None:
     """Route failures to ``handler(error, event_type)``; ``None`` restores the
     default (the ``sr_sec_async`` logger, which prints to stderr when logging
-    is not configured). A handler that raises is logged, never propagated."""
+    is not configured). A handler that raises is logged, never propagated.
+    An ``async def`` handler is run as a task in the running loop (held until
+    done, its failures logged). Raises ``TypeError`` for a non-callable."""
     global _handler
+    if handler is not None and not callable(handler):
+        raise TypeError(f"error handler must be callable, got {type(handler).__name__}")
     _handler = handler
+
+
+_handler_tasks: set[asyncio.Task[object]] = set()
+
+
+def _run_async_handler(
+    outcome: Awaitable[object], error: BaseException, event_type: str | None
+) -> None:
+    async def run() -> object:
+        try:
+            return await outcome
+        except Exception:
+            log.exception("security logging error handler raised")
+            return None
+
+    try:
+        task = asyncio.get_running_loop().create_task(run())
+    except RuntimeError:  # no loop: the report must still be seen
+        if inspect.iscoroutine(outcome):
+            outcome.close()
+        log.error("security logging failed for %s: %s", event_type or "event", error)
+        return
+    _handler_tasks.add(task)
+    task.add_done_callback(_handler_tasks.discard)
 
 
 def report_error(error: BaseException, event_type: str | None) -> None:
     handler = _handler
     if handler is not None:
         try:
-            handler(error, event_type)
+            outcome = handler(error, event_type)
+            if inspect.isawaitable(outcome):
+                _run_async_handler(outcome, error, event_type)
             return
         except Exception:
             log.exception("security logging error handler raised")

@@ -29,8 +29,9 @@ from . import signatures as sig
 from .caller import find_caller
 from .cloudwatch import CloudWatchFailureMetrics
 from .config import Settings, resolve_settings
+from .environment import ENVIRONMENT_CHAINS
 from .errors import ConfigurationError, DeliveryError, LoggerClosedError, report_error
-from .events import CATEGORY_OF, SPECS
+from .events import CATEGORY_OF, ENVIRONMENT_FIELDS, SPECS
 from .publisher import Message, Publisher
 from .results import DeliverySummary, Envelope, LogResult, Receipt
 from .spool import SpoolStats
@@ -180,6 +181,14 @@ class SecurityLogger:
             self.add_failure_listener(self._cloudwatch.record)
         for problem in self._settings.problems:
             report_error(ConfigurationError(problem), None)
+        unset = [f for f in ENVIRONMENT_FIELDS if not self._defaults.get(f)]
+        if unset:
+            hints = ", ".join(f"{f} ({ENVIRONMENT_CHAINS[f][1]})" for f in unset)
+            log.warning(
+                "security logger has no value for %s: every log_* call must pass them, or "
+                "it is rejected; set them in init_security_logging(...) or the environment",
+                hints,
+            )
         _LIVE.add(self)
 
     @property

@@ -111,11 +111,13 @@ def _check_list(name: str, value: Any, non_empty: bool) -> tuple[list[str] | Non
         return None, f"Invalid {name}: expected {what} of strings, got {type(value).__name__}"
     if non_empty and not value:
         return None, f"Invalid {name}: must contain at least one id"
-    bad = [i for i, item in enumerate(value) if not isinstance(item, str) or not item]
+    bad = [
+        i for i, item in enumerate(value) if not isinstance(item, str) or not item or item.isspace()
+    ]
     if bad:
         shown = ", ".join(f"[{i}]={_show(value[i])}" for i in bad[:5])
         more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-        return None, f"Invalid {name}: every item must be a non-empty string ({shown}{more})"
+        return None, f"Invalid {name}: every item must be a non-blank string ({shown}{more})"
     return [str.__str__(item) for item in value], None
 
 

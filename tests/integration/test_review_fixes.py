@@ -97,3 +97,34 @@ async def test_cancelled_shutdown_leaves_no_client_or_task_behind() -> None:
     leftovers = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
     assert not [t.get_name() for t in leftovers if "sr_sec_async" in t.get_name()]
     # ResourceWarning for an unclosed client session would fail this test (hygiene).
+
+
+async def test_async_error_handler_is_awaited() -> None:
+    s.init_security_logging(test_mode=True, **ENV)
+    seen: list[str] = []
+
+    async def handler(error: BaseException, event_type: str | None) -> None:
+        await asyncio.sleep(0)
+        seen.append(f"{event_type}: {error}")
+
+    s.set_security_logging_error_handler(handler)
+    s.fire_and_forget(s.log_user_login(), "login_attempt")
+    await s.flush_security_logging()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert len(seen) == 1 and seen[0].startswith("login_attempt: Missing required fields")
+
+
+def test_non_callable_error_handler_is_refused() -> None:
+    with pytest.raises(TypeError, match="must be callable"):
+        s.set_security_logging_error_handler(5)  # type: ignore[arg-type]
+
+
+def test_unset_environment_fields_are_announced_at_init(caplog: pytest.LogCaptureFixture) -> None:
+    s.SecurityLogger(test_mode=True, service_name="orders")
+    [record] = [r for r in caplog.records if "has no value for" in r.getMessage()]
+    message = record.getMessage()
+    assert "cloud_env_type (CLOUD_ENV_TYPE" in message and "service_name" not in message
+    caplog.clear()
+    s.SecurityLogger(test_mode=True, **ENV)
+    assert not [r for r in caplog.records if "has no value for" in r.getMessage()]

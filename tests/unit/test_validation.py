@@ -213,9 +213,12 @@ async def test_id_list_rules(test_mode_logger: s.SecurityLogger) -> None:
     not_list = await s.log_record_access(**call_kwargs("log_record_access", id_list="cust_1"))
     assert "Invalid id_list: expected a non-empty list of strings, got str" in not_list.message
     bad_items = await s.log_record_access(
-        **call_kwargs("log_record_access", id_list=["a", 2, "", None])
+        **call_kwargs("log_record_access", id_list=["a", 2, "", None, " \t"])
     )
-    assert "every item must be a non-empty string ([1]=2, [2]='', [3]=None)" in bad_items.message
+    assert (
+        "every item must be a non-blank string ([1]=2, [2]='', [3]=None, [4]=' \\t')"
+        in bad_items.message
+    )
 
 
 async def test_record_count_is_derived(

@@ -99,7 +99,9 @@ class FailoverReport:
         for stage, counts in self.by_stage.items():
             cells = ", ".join(f"{region} {n}" for region, n in sorted(counts.items()))
             lines.append(f"    {stage:<14} {cells}")
-        lines.append(f"    primary breaker probes: {self.probes}; failed: {self.failed}")
+        lines.append(
+            f"    primary breaker probes: {self.probes}; events not delivered: {self.failed}"
+        )
         lines.append("    metrics: " + ", ".join(f"{k}={v}" for k, v in self.metrics.items()))
         lines.extend(f"    UNACCOUNTED {u}" for u in self.unaccounted[:20])
         return "\n".join(lines)

@@ -121,6 +121,19 @@ def _credentials(value: Any) -> AwsCredentials | None:
     return AwsCredentials(str(key), str(secret), str(token) if token else None)
 
 
+def _positive(name: str, value: object, default: float, problems: list[str]) -> float:
+    """A timeout of zero or less would fail every request: report it (as a
+    configuration problem, not an exception) and use the default instead."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = float("nan")
+    if number > 0:
+        return number
+    problems.append(f"{name} must be a positive number of seconds, got {value!r}; using {default}")
+    return default
+
+
 def resolve_settings(
     *,
     test_mode: bool | None = None,
@@ -242,13 +255,13 @@ def resolve_settings(
         credentials=creds,
         environment=fields,
         max_queue_size=max(1, int(max_queue_size)),
-        primary_timeout=float(primary_timeout),
+        primary_timeout=_positive("primary_timeout", primary_timeout, 2.0, problems),
         max_in_flight=max(1, int(max_in_flight)),
         max_attempts=max(1, int(max_attempts)),
         breaker_threshold=max(1, int(breaker_threshold)),
         breaker_cooldown=max(0.0, float(breaker_cooldown)),
         retry_budget=max(0.0, float(retry_budget)),
-        failover_timeout=float(failover_timeout),
+        failover_timeout=_positive("failover_timeout", failover_timeout, 5.0, problems),
         overflow_policy=policy,
         queue_wait_timeout=max(0.0, float(queue_wait_timeout)),
         spool_dir=os.fspath(spool) if spool is not None else None,

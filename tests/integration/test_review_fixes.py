@@ -128,3 +128,14 @@ def test_unset_environment_fields_are_announced_at_init(caplog: pytest.LogCaptur
     caplog.clear()
     s.SecurityLogger(test_mode=True, **ENV)
     assert not [r for r in caplog.records if "has no value for" in r.getMessage()]
+
+
+@pytest.mark.parametrize("bad", [0, -1, "fast", None])
+def test_unusable_timeouts_are_reported_and_replaced(
+    bad: object, errors: list[tuple[BaseException, str | None]]
+) -> None:
+    logger = s.SecurityLogger(test_mode=True, primary_timeout=bad, **ENV)
+    assert logger.settings.primary_timeout == 2.0
+    [(error, _)] = errors
+    assert isinstance(error, s.ConfigurationError)
+    assert str(error).startswith("primary_timeout must be a positive number of seconds")

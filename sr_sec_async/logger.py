@@ -550,15 +550,18 @@ _SHUT_DOWN_MESSAGE = "Security logger is shut down; event not accepted"
 
 
 #: Characters that JSON allows raw in strings but ``str.splitlines`` treats
-#: as line breaks (msgspec already escapes every control below U+0020).
-_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+#: as line breaks, and DEL and the C1 controls, which a terminal may act on
+#: (msgspec already escapes every control below U+0020).
+_LINE_BREAKS = str.maketrans(
+    {c: f"\\u{ord(c):04x}" for c in ("\x7f", *map(chr, range(0x80, 0xA0)), "\u2028", "\u2029")}
+)
 
 
 def _one_line(body: bytes) -> str:
     """A message as one line for test mode: the same JSON value, with the
-    few raw line-break characters escaped (they can only occur in strings)."""
+    raw line breaks and terminal controls escaped (they can only occur in strings)."""
     text = body.decode()
-    return text.translate(_LINE_BREAKS) if not text.isascii() else text
+    return text.translate(_LINE_BREAKS) if not text.isascii() or "\x7f" in text else text
 
 
 def _raised_result(exc: Exception) -> LogResult:

@@ -139,3 +139,16 @@ def test_unusable_timeouts_are_reported_and_replaced(
     [(error, _)] = errors
     assert isinstance(error, s.ConfigurationError)
     assert str(error).startswith("primary_timeout must be a positive number of seconds")
+
+
+async def test_test_mode_line_escapes_del_and_c1_controls(
+    test_mode_logger: s.SecurityLogger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = "a\x7fb\x9b[2Jc\u2028d\x85e"
+    assert (await s.log_user_login(**call_kwargs("log_user_login", user_agent=hostile))).ok
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert not any(0x7F <= ord(c) <= 0x9F for c in out)
+    import json
+
+    assert json.loads(out)["user_agent"] == hostile  # the same JSON value

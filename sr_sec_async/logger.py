@@ -198,8 +198,16 @@ class SecurityLogger:
     # -- the caller's path ----------------------------------------------------
 
     def _accept(self, function: str, fields: Mapping[str, Any]) -> LogResult:
-        if self._closed:
-            return LogResult("failure", "Security logger is shut down; event not accepted", None)
+        """Prepare and enqueue in one step (``_QUEUE_FULL`` when there is no room)."""
+        prepared = self._prepare(function, fields)
+        return prepared if isinstance(prepared, LogResult) else self._enqueue(*prepared)
+
+    def _prepare(
+        self, function: str, fields: Mapping[str, Any]
+    ) -> LogResult | tuple[Envelope, list[bytes]]:
+        """Validate, stamp and encode an event once: the wire bodies, or the
+        failure naming every problem. A call that waits for room in the queue
+        keeps these bodies (and its timestamp) for every attempt."""
         compiled = _COMPILED[function]
         values, event_type, error = validate(compiled, fields, self._defaults)
         if error is not None:
@@ -216,7 +224,11 @@ class SecurityLogger:
             bodies = encode_event(compiled.spec.struct, values)
         except EncodeError as exc:
             return LogResult("failure", str(exc), None)
-        envelope = Envelope(event_uuid, event_type, len(bodies), self._seq + 1)
+        return Envelope(event_uuid, event_type, len(bodies), 0), bodies
+
+    def _enqueue(self, envelope: Envelope, bodies: list[bytes]) -> LogResult:
+        """Hand a prepared event to the publisher (or test-mode output)."""
+        envelope.seq = self._seq + 1
         publisher = self._publisher
         if publisher is None:
             self._write_test_lines(envelope, bodies)
@@ -227,7 +239,7 @@ class SecurityLogger:
         self._seq += 1
         self._accepted += 1
         message = "Event accepted" if len(bodies) == 1 else f"Event accepted in {len(bodies)} parts"
-        return LogResult("success", message, event_uuid, envelope)
+        return LogResult("success", message, envelope.event_uuid, envelope)
 
     def _write_test_lines(self, envelope: Envelope, bodies: list[bytes]) -> None:
         if test_mode_sink is not None:  # sr_sec_async.testing is capturing
@@ -244,13 +256,15 @@ class SecurityLogger:
         if self._closed:
             return self._refuse("shut_down", function, fields, _SHUT_DOWN_MESSAGE)
         try:
-            result = self._accept(function, fields)
+            prepared = self._prepare(function, fields)
+            result = prepared if isinstance(prepared, LogResult) else self._enqueue(*prepared)
         except Exception as exc:  # hostile input (a raising __eq__, __iter__, ...)
             result = _raised_result(exc)
         if result is not _QUEUE_FULL:
             if result.status == "failure":
                 self._rejected(function, fields)
             return result
+        assert not isinstance(prepared, LogResult)
         # Back-pressure: under the "wait" policy an awaited call waits for
         # room, up to queue_wait_timeout; "drop" refuses at once; "spool"
         # only gets here when the spool writer's backlog is full too, and
@@ -262,13 +276,10 @@ class SecurityLogger:
             deadline = time.monotonic() + settings.queue_wait_timeout
             while (remaining := deadline - time.monotonic()) > 0 and not self._closed:
                 await publisher.wait_for_space(remaining)
-                try:
-                    result = self._accept(function, fields)
-                except Exception as exc:
-                    result = _raised_result(exc)
+                if self._closed:
+                    break
+                result = self._enqueue(*prepared)  # the same bodies: no second validation
                 if result is not _QUEUE_FULL:
-                    if result.status == "failure":
-                        self._rejected(function, fields)
                     return result
         message = f"Queue full ({settings.max_queue_size} messages): event not accepted"
         return self._refuse("queue_full", function, fields, message)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,8 @@ async def test_wait_policy_waits_for_room_and_fire_and_forget_never_blocks(
     for _ in range(20):
         await asyncio.sleep(0)
     assert not waiting.done() and not background.done()  # waiting for room, not refused
+    await asyncio.sleep(0.05)
+    opened_at = datetime.now(UTC)
     gate.open()
     assert (await waiting).ok
     assert (await background).ok
@@ -131,6 +134,9 @@ async def test_wait_policy_waits_for_room_and_fire_and_forget_never_blocks(
     assert summary == s.DeliverySummary(23, 0, 0)
     received = await drain_exactly(aws, topic, 23)
     assert sorted(m["session_id"] for m in received) == sorted([*accepted, "waited", "forgotten"])
+    # The event is stamped when it was logged, not when room appeared.
+    [waited] = [m for m in received if m["session_id"] == "waited"]
+    assert datetime.fromisoformat(waited["timestamp"]) < opened_at
 
 
 async def test_wait_policy_refuses_after_the_wait_timeout(

@@ -109,29 +109,23 @@ async def test_thousand_fire_and_forget_events_then_flush(
     await s.shutdown_security_logging()
 
 
-async def test_endpoint_from_botocore_environment_variable(
-    aws: LocalAws, topic: TopicWithQueue, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("variable", "setting"),
+    [("AWS_ENDPOINT_URL_SNS", "endpoint_url"), ("SECURITY_LOGS_TOPIC_ARN", "topic_arn")],
+)
+async def test_setting_from_environment_variable(
+    variable: str,
+    setting: str,
+    aws: LocalAws,
+    topic: TopicWithQueue,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", aws.endpoint_url)
     settings = sns_settings(aws, topic)
-    del settings["endpoint_url"]
+    monkeypatch.setenv(variable, settings.pop(setting))
     s.init_security_logging(**settings)
     result = await s.log_user_login(**call_kwargs("log_user_login"))
     assert (await result.delivery(timeout=10)).delivered
     assert len(await aws.drain(topic, 1)) == 1
-    await s.shutdown_security_logging()
-
-
-async def test_topic_from_environment_variable(
-    aws: LocalAws, topic: TopicWithQueue, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SECURITY_LOGS_TOPIC_ARN", topic.topic_arn)
-    settings = sns_settings(aws, topic)
-    del settings["topic_arn"]
-    s.init_security_logging(**settings)
-    assert (
-        await (await s.log_user_logout(**call_kwargs("log_user_logout"))).delivery(10)
-    ).delivered
     await s.shutdown_security_logging()
 
 
